@@ -1,0 +1,266 @@
+/* Internal declarations shared by the shim's files. Data flows one way:
+ * hooks.c -> threads.c records -> monitor.c (the shim's own thread) -> log.c,
+ * with gil.c holding the GIL's identity and the per-thread take/drop rules. */
+#ifndef BETAPOOL_BP_H
+#define BETAPOOL_BP_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define BP_VERSION "0.1.0"
+#define BP_SCHEMA 1
+#define BP_HIDDEN __attribute__((visibility("hidden")))
+#define BP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define BP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- real.c: the functions betapool interposes, resolved in one place ---- */
+struct bp_real {
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
+    int (*mutex_lock)(pthread_mutex_t *);
+    int (*mutex_unlock)(pthread_mutex_t *);
+    int (*cond_init)(pthread_cond_t *, const pthread_condattr_t *);
+    int (*cond_signal)(pthread_cond_t *);
+    int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+    int (*sem_wait)(sem_t *);
+    int (*sem_timedwait)(sem_t *, const struct timespec *);
+    int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+    unsigned long (*start_new_thread)(void (*)(void *), void *);
+    int (*start_joinable_thread)(void (*)(void *), void *, void *, void *);
+    _Atomic int resolved;
+};
+extern struct bp_real bp_real BP_HIDDEN;
+void bp_real_resolve(void) BP_HIDDEN;
+static inline void bp_real_ensure(void)
+{
+    if (BP_UNLIKELY(!atomic_load_explicit(&bp_real.resolved, memory_order_acquire)))
+        bp_real_resolve();
+}
+
+/* ---- clock ---- */
+static inline uint64_t bp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- threads.c: one record per thread, written by its owner only ---- */
+
+/* Where a thread's time is going right now. Every nanosecond of a thread's
+ * life is in exactly one phase; "outside" is time blocked outside the GIL. */
+enum bp_phase {
+    PH_OUTSIDE = 0, /* I/O, sleep, native code with the GIL released */
+    PH_WAIT,        /* waiting to take the GIL (incl. the forced-switch wait) */
+    PH_HELD,        /* holding the GIL: running Python */
+    PH_IDLE,        /* waiting on a Python lock/queue with the GIL released */
+    PH_PARKED,      /* held at betapool's gate (enforce mode) */
+    PH_COUNT
+};
+
+/* How a thread was recognised as CPython's (the log's "via"). */
+enum bp_via { VIA_NONE = 0, VIA_MAIN, VIA_START_ROUTINE, VIA_START_NEW_THREAD, VIA_START_JOINABLE };
+const char *bp_via_name(int via) BP_HIDDEN;
+
+enum bp_slot_state { SLOT_FREE = 0, SLOT_RESERVED, SLOT_LIVE, SLOT_EXITED };
+
+struct bp_thread {
+    /* Written by the owning thread on every GIL event; read by the monitor
+     * through the sequence counter (a seqlock: odd while changing). */
+    _Atomic uint32_t seq;
+    _Atomic uint32_t phase;
+    _Atomic uint64_t phase_start_ns;
+    _Atomic uint64_t acc_ns[PH_COUNT];
+    _Atomic uint64_t takes; /* completed GIL takes */
+    /* Owner-private: where the thread is inside a take or drop (gil.c). */
+    uint8_t gil_step;       /* enum bp_gil_step */
+    /* Identity, set before the thread runs or at its start/exit. */
+    _Atomic int state;      /* enum bp_slot_state */
+    uint8_t python;         /* CPython started this thread */
+    uint8_t via;            /* enum bp_via */
+    pid_t tid;
+    uint64_t start_ns;
+    uint64_t exit_ns;
+    uint64_t exit_cpu_ns;
+    void *(*start_routine)(void *);
+    void *start_arg;
+    /* Monitor-private bookkeeping. */
+    uint8_t start_logged;
+    uint64_t last_ns;       /* end of the last sampled interval */
+    uint64_t last_cpu_ns;
+    uint64_t last_acc_ns[PH_COUNT];
+    uint32_t next_free;     /* free-list link */
+} __attribute__((aligned(64)));
+
+#define BP_MAX_THREADS 8192
+extern struct bp_thread bp_threads[BP_MAX_THREADS] BP_HIDDEN;
+extern _Atomic uint32_t bp_threads_high BP_HIDDEN;     /* slots ever used */
+extern _Atomic uint64_t bp_threads_untracked BP_HIDDEN; /* table was full */
+extern __thread struct bp_thread *bp_self BP_HIDDEN;
+
+struct bp_thread *bp_thread_reserve(void) BP_HIDDEN;
+void bp_thread_release(struct bp_thread *t) BP_HIDDEN;
+void bp_thread_begin(struct bp_thread *t, uint64_t now) BP_HIDDEN;
+void bp_thread_end(struct bp_thread *t, uint64_t now, uint64_t cpu_ns) BP_HIDDEN;
+void bp_threads_after_fork_child(void) BP_HIDDEN;
+
+/* Move the owner's thread to a new phase at time now (owner only). */
+static inline void bp_phase_set(struct bp_thread *t, enum bp_phase ph, uint64_t now)
+{
+    uint32_t s = atomic_load_explicit(&t->seq, memory_order_relaxed);
+    atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    uint32_t old = atomic_load_explicit(&t->phase, memory_order_relaxed);
+    uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+    if (now > start)
+        atomic_store_explicit(&t->acc_ns[old],
+                              atomic_load_explicit(&t->acc_ns[old], memory_order_relaxed) + (now - start),
+                              memory_order_relaxed);
+    else
+        now = start;
+    atomic_store_explicit(&t->phase, (uint32_t)ph, memory_order_relaxed);
+    atomic_store_explicit(&t->phase_start_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&t->seq, s + 2, memory_order_release);
+}
+
+/* A consistent copy of a record's times, with the current phase counted up
+ * to now. Safe from any thread. */
+struct bp_times {
+    uint64_t acc_ns[PH_COUNT];
+    uint64_t takes;
+    uint32_t phase;
+};
+void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *out) BP_HIDDEN;
+
+/* ---- figures.c: the ratios, from one set of times ---- */
+struct bp_figures {
+    uint64_t wall_ns, cpu_ns, held_ns, wait_ns, idle_ns, parked_ns, blocked_ns;
+};
+double bp_beta(const struct bp_figures *f) BP_HIDDEN;     /* the seed's: 1 - cpu/wall */
+double bp_beta_io(const struct bp_figures *f) BP_HIDDEN;  /* blocked share of active time */
+double bp_wait_share(const struct bp_figures *f) BP_HIDDEN;
+void bp_figures_add(struct bp_figures *sum, const struct bp_figures *f) BP_HIDDEN;
+/* Build figures from phase deltas and a wall time; blocked is what is left. */
+void bp_figures_from(struct bp_figures *f, uint64_t wall_ns, uint64_t cpu_ns,
+                     const uint64_t delta_ns[PH_COUNT]) BP_HIDDEN;
+
+/* ---- gil.c: which objects are the GIL, and the take/drop rules ---- */
+struct bp_gil {
+    _Atomic(void *) cond;          /* C */
+    _Atomic(void *) mutex;         /* M  = C + 48 */
+    _Atomic(void *) switch_cond;   /* SC = C + 88 */
+    _Atomic(void *) switch_mutex;  /* SM = C + 136 */
+    _Atomic int found;
+    _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters) */
+};
+extern struct bp_gil bp_gil BP_HIDDEN;
+#define BP_GIL_MUTEX_OFFSET 48
+#define BP_GIL_SWITCH_COND_OFFSET 88
+#define BP_GIL_SWITCH_MUTEX_OFFSET 136
+void bp_gil_note_mutex_init(void *m) BP_HIDDEN;
+void bp_gil_note_cond_init(void *c) BP_HIDDEN;
+void bp_gil_reset(void) BP_HIDDEN;
+
+enum bp_gil_step {
+    STEP_NONE = 0,
+    STEP_TAKING,        /* lock(M) seen, GIL not yet ours */
+    STEP_TAKING_WAITED, /* ... and it had to wait on C */
+    STEP_SWITCH_WAIT,   /* after a requested drop, until the next holder takes */
+    STEP_DROPPING,      /* signal(C) seen, unlock(M) not yet returned */
+};
+
+/* The online take/drop rules, one call per event seen on a GIL object. */
+enum bp_gil_event {
+    EV_LOCK_MUTEX,        /* lock(M) */
+    EV_UNLOCK_MUTEX,      /* unlock(M), after it returned */
+    EV_LOCK_SWITCH,       /* lock(SM) */
+    EV_UNLOCK_SWITCH,     /* unlock(SM), after it returned */
+    EV_SIGNAL_COND,       /* signal(C) */
+    EV_TIMEDWAIT_COND,    /* timedwait(C, M) */
+};
+/* now_fn is called only when the event needs the time. */
+void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void)) BP_HIDDEN;
+
+/* ---- python.c: is this CPython, and which image is it ---- */
+struct bp_python {
+    int is_python;
+    uintptr_t text_lo, text_hi;   /* the executable segment of the Python image */
+    char version[32];
+    int hooked_start_new;         /* our PyThread_start_new_thread is the bound one */
+    int hooked_start_joinable;
+};
+extern struct bp_python bp_python BP_HIDDEN;
+void bp_python_detect(void) BP_HIDDEN;
+void bp_python_read_version(void) BP_HIDDEN;
+static inline int bp_in_python(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    return a >= bp_python.text_lo && a < bp_python.text_hi;
+}
+
+/* ---- options.c ---- */
+enum bp_mode { MODE_OFF = 0, MODE_OBSERVE };
+enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_CHOICE, OPT_PATH };
+struct bp_option {
+    const char *name;       /* the variable is BETAPOOL_<NAME upper-cased> */
+    enum bp_opt_type type;
+    long def, min, max;
+    const char *const *choices; /* OPT_CHOICE: NULL-terminated, value = index */
+    const char *doc;
+    long value;
+    int from_env;           /* set by the environment (valid) */
+    char path[512];         /* OPT_PATH */
+};
+enum bp_opt_id { OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS, OPT_COUNT };
+extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;
+/* getenv_fn lets tests feed values; warn receives each warning line. */
+void bp_options_load(const char *(*getenv_fn)(const char *),
+                     void (*warn)(const char *msg)) BP_HIDDEN;
+static inline long bp_opt(enum bp_opt_id id) { return bp_options[id].value; }
+int bp_option_format(const struct bp_option *o, char *buf, size_t n) BP_HIDDEN;
+int bp_parse_long(const char *s, long *out) BP_HIDDEN;
+int bp_parse_bool(const char *s, long *out) BP_HIDDEN;
+
+/* ---- log.c: JSON lines into a fixed buffer ---- */
+struct bp_json {
+    char *buf;
+    size_t len, cap;
+    int need_comma;
+    int overflow;
+};
+void bp_json_begin(struct bp_json *j, char *buf, size_t cap, const char *event, uint64_t t_ns) BP_HIDDEN;
+void bp_json_key(struct bp_json *j, const char *key) BP_HIDDEN;
+void bp_json_raw(struct bp_json *j, const char *s) BP_HIDDEN;
+void bp_json_str(struct bp_json *j, const char *key, const char *val) BP_HIDDEN;
+void bp_json_int(struct bp_json *j, const char *key, long long v) BP_HIDDEN;
+void bp_json_bool(struct bp_json *j, const char *key, int v) BP_HIDDEN;
+void bp_json_ms(struct bp_json *j, const char *key, uint64_t ns) BP_HIDDEN;
+void bp_json_ratio(struct bp_json *j, const char *key, double r) BP_HIDDEN;
+void bp_json_open(struct bp_json *j, const char *key, char bracket) BP_HIDDEN;
+void bp_json_close(struct bp_json *j, char bracket) BP_HIDDEN;
+int bp_json_end(struct bp_json *j) BP_HIDDEN; /* appends "}\n"; 0 if it fit */
+void bp_json_figures(struct bp_json *j, const struct bp_figures *f) BP_HIDDEN;
+
+int bp_log_open(const char *pattern, char *used_path, size_t n, char *err, size_t errn) BP_HIDDEN;
+void bp_log_write(const char *s, size_t n) BP_HIDDEN;
+void bp_log_flush(void) BP_HIDDEN;
+void bp_log_close(void) BP_HIDDEN;
+int bp_log_enabled(void) BP_HIDDEN;
+void bp_log_forget(void) BP_HIDDEN; /* in a forked child: drop the parent's log */
+
+/* ---- shim.c / monitor.c ---- */
+extern _Atomic int bp_active BP_HIDDEN;  /* hooks do their work only when set */
+extern uint64_t bp_t0_ns BP_HIDDEN;
+void bp_warn(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2)));
+int bp_monitor_start(void) BP_HIDDEN;
+void bp_monitor_stop_and_finish(void) BP_HIDDEN;
+void bp_monitor_after_fork_child(void) BP_HIDDEN;
+void bp_note(const char *level, const char *msg) BP_HIDDEN; /* queued, written by the monitor */
+
+#endif

@@ -1,0 +1,130 @@
+/* Finding CPython's GIL and following each thread's takes and drops.
+ *
+ * The GIL is four pthread objects in one struct: cond C, mutex M = C+48,
+ * switch_cond SC = C+88, switch_mutex SM = C+136 (x86-64 glibc sizes).
+ * create_gil initialises M and SM, then C (and SC): a cond_init of C from the
+ * Python image right after mutex inits of C+48 and C+136 identifies it.
+ *
+ * take_gil:  lock(M), timedwait(C, M) while another holds it, lock(SM),
+ *            signal(SC), unlock(SM), unlock(M).
+ * drop_gil:  lock(M), signal(C), unlock(M), and after a drop request
+ *            lock(SM), maybe wait(SC, SM), unlock(SM).
+ * The online rules, per thread: lock(M) while not holding starts a take;
+ * lock(SM) during a take completes it; signal(C) by the holder is a drop,
+ * complete when its unlock(M) returns; lock(SM) after a drop starts the
+ * forced-switch wait, ended by unlock(SM); unlock(M) during a take that
+ * never reached lock(SM) was not a take. */
+#include "bp.h"
+
+struct bp_gil bp_gil;
+
+/* The last few mutexes the Python image initialised. CPython is single
+ * threaded while it creates its GIL; a racing stranger only costs a miss. */
+#define RECENT 4
+static _Atomic(void *) recent_mutex[RECENT];
+static _Atomic unsigned recent_next;
+
+void bp_gil_note_mutex_init(void *m)
+{
+    unsigned i = atomic_fetch_add_explicit(&recent_next, 1, memory_order_relaxed);
+    atomic_store_explicit(&recent_mutex[i % RECENT], m, memory_order_relaxed);
+}
+
+static int recently_initialised(void *m)
+{
+    for (int i = 0; i < RECENT; i++)
+        if (atomic_load_explicit(&recent_mutex[i], memory_order_relaxed) == m)
+            return 1;
+    return 0;
+}
+
+void bp_gil_note_cond_init(void *c)
+{
+    char *base = c;
+    if (!recently_initialised(base + BP_GIL_MUTEX_OFFSET) ||
+        !recently_initialised(base + BP_GIL_SWITCH_MUTEX_OFFSET))
+        return;
+    void *known = atomic_load_explicit(&bp_gil.cond, memory_order_acquire);
+    if (known == c)
+        return; /* re-created in place (after fork) */
+    if (known != NULL) {
+        /* A second GIL: a sub-interpreter with its own. Left alone. */
+        atomic_fetch_add_explicit(&bp_gil.foreign_gils, 1, memory_order_relaxed);
+        return;
+    }
+    atomic_store_explicit(&bp_gil.mutex, base + BP_GIL_MUTEX_OFFSET, memory_order_relaxed);
+    atomic_store_explicit(&bp_gil.switch_cond, base + BP_GIL_SWITCH_COND_OFFSET, memory_order_relaxed);
+    atomic_store_explicit(&bp_gil.switch_mutex, base + BP_GIL_SWITCH_MUTEX_OFFSET, memory_order_relaxed);
+    atomic_store_explicit(&bp_gil.cond, c, memory_order_release);
+    atomic_store_explicit(&bp_gil.found, 1, memory_order_release);
+}
+
+void bp_gil_reset(void)
+{
+    atomic_store(&bp_gil.found, 0);
+    atomic_store(&bp_gil.cond, NULL);
+    atomic_store(&bp_gil.mutex, NULL);
+    atomic_store(&bp_gil.switch_cond, NULL);
+    atomic_store(&bp_gil.switch_mutex, NULL);
+    atomic_store(&bp_gil.foreign_gils, 0);
+    for (int i = 0; i < RECENT; i++)
+        atomic_store(&recent_mutex[i], NULL);
+}
+
+void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void))
+{
+    uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
+    switch (ev) {
+    case EV_LOCK_MUTEX:
+        if (ph == PH_HELD || ph == PH_WAIT)
+            return; /* the holder dropping, or a nested lock */
+        t->gil_step = STEP_TAKING;
+        bp_phase_set(t, PH_WAIT, now_fn());
+        return;
+    case EV_TIMEDWAIT_COND:
+        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
+            t->gil_step = STEP_TAKING_WAITED;
+        return;
+    case EV_LOCK_SWITCH:
+        if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
+            /* Take complete. A take that never waited on C took no time
+             * worth a clock read: it holds from when it asked. */
+            uint64_t at = t->gil_step == STEP_TAKING_WAITED
+                              ? now_fn()
+                              : atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+            bp_phase_set(t, PH_HELD, at);
+            atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
+            t->gil_step = STEP_NONE;
+        } else if (ph == PH_OUTSIDE) {
+            /* After a requested drop: waiting for another thread to take
+             * over is waiting on the GIL's account. */
+            bp_phase_set(t, PH_WAIT, now_fn());
+            t->gil_step = STEP_SWITCH_WAIT;
+        }
+        return;
+    case EV_UNLOCK_SWITCH:
+        if (ph == PH_WAIT && t->gil_step == STEP_SWITCH_WAIT) {
+            t->gil_step = STEP_NONE;
+            bp_phase_set(t, PH_OUTSIDE, now_fn());
+        }
+        return;
+    case EV_SIGNAL_COND:
+        /* The holder's drop: it holds until its unlock(M) returns, so the
+         * hand-over (a wake-up that may well preempt it) is not counted as
+         * time blocked outside the GIL. */
+        if (ph == PH_HELD)
+            t->gil_step = STEP_DROPPING;
+        return;
+    case EV_UNLOCK_MUTEX: /* seen after the real unlock returned */
+        if (ph == PH_HELD && t->gil_step == STEP_DROPPING) {
+            t->gil_step = STEP_NONE;
+            bp_phase_set(t, PH_OUTSIDE, now_fn());
+        } else if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
+            /* lock(M) .. unlock(M) with no lock(SM): not a take. */
+            t->gil_step = STEP_NONE;
+            bp_phase_set(t, PH_OUTSIDE, now_fn());
+        }
+        return;
+    }
+}

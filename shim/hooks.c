@@ -1,0 +1,269 @@
+/* The interposers. Each one is thin: it recognises the few objects that
+ * matter (the GIL's four, a Python thread's start) by comparing addresses,
+ * records a phase change in the calling thread's own record, and calls the
+ * real function. No allocation, no loader lock, no logging, no Python. */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
+
+#include "bp.h"
+
+#define HOOK __attribute__((visibility("default")))
+#define CALLER() __builtin_return_address(0)
+
+/* Set by the CPython thread-start hooks for the pthread_create they make. */
+static __thread __attribute__((tls_model("initial-exec"))) uint8_t start_via;
+
+/* glibc's own aliases, bound directly: used only in the moment while
+ * dlsym is being resolved and reaches back into a mutex (an interposed
+ * allocator, say), when the real pointers are not known yet. */
+int bp_libc_mutex_lock(pthread_mutex_t *);
+int bp_libc_mutex_unlock(pthread_mutex_t *);
+int bp_libc_mutex_init(pthread_mutex_t *, const pthread_mutexattr_t *);
+__asm__(".symver bp_libc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
+__asm__(".symver bp_libc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
+__asm__(".symver bp_libc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
+
+static inline int is_gil(const void *obj, _Atomic(void *) *which)
+{
+    void *g = atomic_load_explicit(which, memory_order_relaxed);
+    return BP_UNLIKELY(obj == g) && g != NULL;
+}
+
+/* ---- thread start and exit ---- */
+
+static void thread_finish(void *arg)
+{
+    struct bp_thread *t = arg;
+    struct timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    bp_thread_end(t, bp_now_ns(), (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
+    bp_self = NULL;
+}
+
+static void *thread_trampoline(void *arg)
+{
+    struct bp_thread *t = arg;
+    void *(*fn)(void *) = t->start_routine;
+    void *fn_arg = t->start_arg;
+    void *ret;
+    bp_self = t;
+    bp_thread_begin(t, bp_now_ns());
+    /* Runs on return, pthread_exit (CPython's exit at finalization) and
+     * cancellation alike. */
+    pthread_cleanup_push(thread_finish, t);
+    ret = fn(fn_arg);
+    pthread_cleanup_pop(1);
+    return ret;
+}
+
+HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.pthread_create))
+        return EAGAIN;
+    uint8_t via = start_via;
+    start_via = 0;
+    if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
+        return bp_real.pthread_create(th, attr, fn, arg);
+    bp_monitor_after_fork_child();
+    struct bp_thread *t = bp_thread_reserve();
+    if (!t)
+        return bp_real.pthread_create(th, attr, fn, arg);
+    int in_image = bp_in_python((const void *)fn);
+    t->python = via || in_image;
+    t->via = via ? via : (in_image ? VIA_START_ROUTINE : VIA_NONE);
+    t->start_routine = fn;
+    t->start_arg = arg;
+    int rc = bp_real.pthread_create(th, attr, thread_trampoline, t);
+    if (rc)
+        bp_thread_release(t);
+    return rc;
+}
+
+/* CPython's own entry points, where its build lets calls reach us. They
+ * only mark the pthread_create they are about to make. */
+HOOK unsigned long PyThread_start_new_thread(void (*func)(void *), void *arg)
+{
+    bp_real_ensure();
+    if (!bp_real.start_new_thread)
+        return (unsigned long)-1; /* PYTHREAD_INVALID_THREAD_ID */
+    int outer = start_via == 0;
+    if (outer)
+        start_via = VIA_START_NEW_THREAD;
+    unsigned long r = bp_real.start_new_thread(func, arg);
+    if (outer)
+        start_via = 0;
+    return r;
+}
+
+/* Our own definitions' addresses, which a plain reference would not give
+ * where the executable defines the same names (it comes first). */
+extern __typeof__(PyThread_start_new_thread) bp_own_start_new_thread
+    __attribute__((alias("PyThread_start_new_thread"), visibility("hidden")));
+
+HOOK int PyThread_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle)
+{
+    bp_real_ensure();
+    if (!bp_real.start_joinable_thread)
+        return -1;
+    int outer = start_via == 0;
+    if (outer)
+        start_via = VIA_START_JOINABLE;
+    int r = bp_real.start_joinable_thread(func, arg, ident, handle);
+    if (outer)
+        start_via = 0;
+    return r;
+}
+
+/* ---- the GIL's objects ---- */
+
+HOOK int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.mutex_init))
+        return bp_libc_mutex_init(m, attr);
+    int r = bp_real.mutex_init(m, attr);
+    if (atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
+        bp_gil_note_mutex_init(m);
+    return r;
+}
+
+HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.cond_init))
+        return EAGAIN;
+    int r = bp_real.cond_init(c, attr);
+    if (r == 0 && atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
+        bp_gil_note_cond_init(c);
+    return r;
+}
+
+HOOK int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    if (BP_UNLIKELY(!bp_real.mutex_lock)) {
+        bp_real_ensure();
+        if (!bp_real.mutex_lock)
+            return bp_libc_mutex_lock(m);
+    }
+    if (is_gil(m, &bp_gil.mutex)) {
+        struct bp_thread *t = bp_self;
+        if (t)
+            bp_gil_event(t, EV_LOCK_MUTEX, bp_now_ns);
+    } else if (is_gil(m, &bp_gil.switch_mutex)) {
+        struct bp_thread *t = bp_self;
+        if (t)
+            bp_gil_event(t, EV_LOCK_SWITCH, bp_now_ns);
+    }
+    return bp_real.mutex_lock(m);
+}
+
+HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    if (BP_UNLIKELY(!bp_real.mutex_unlock)) {
+        bp_real_ensure();
+        if (!bp_real.mutex_unlock)
+            return bp_libc_mutex_unlock(m);
+    }
+    int r = bp_real.mutex_unlock(m);
+    if (is_gil(m, &bp_gil.mutex)) {
+        struct bp_thread *t = bp_self;
+        if (t)
+            bp_gil_event(t, EV_UNLOCK_MUTEX, bp_now_ns);
+    } else if (is_gil(m, &bp_gil.switch_mutex)) {
+        struct bp_thread *t = bp_self;
+        if (t)
+            bp_gil_event(t, EV_UNLOCK_SWITCH, bp_now_ns);
+    }
+    return r;
+}
+
+HOOK int pthread_cond_signal(pthread_cond_t *c)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.cond_signal))
+        return EINVAL;
+    if (is_gil(c, &bp_gil.cond)) {
+        struct bp_thread *t = bp_self;
+        if (t)
+            bp_gil_event(t, EV_SIGNAL_COND, bp_now_ns);
+    }
+    return bp_real.cond_signal(c);
+}
+
+HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.cond_timedwait))
+        return EINVAL;
+    if (is_gil(c, &bp_gil.cond)) {
+        struct bp_thread *t = bp_self;
+        if (t)
+            bp_gil_event(t, EV_TIMEDWAIT_COND, bp_now_ns);
+    }
+    return bp_real.cond_timedwait(c, m, abstime);
+}
+
+/* ---- Python-level waits: locks, queues, events, conditions ---- */
+
+/* A wait on a semaphore made by CPython while this thread is outside the
+ * GIL is a Python thread waiting for work or a lock: idle, not I/O. */
+static inline struct bp_thread *idle_begin(const void *caller)
+{
+    struct bp_thread *t = bp_self;
+    if (!t || !bp_in_python(caller) ||
+        atomic_load_explicit(&t->phase, memory_order_relaxed) != PH_OUTSIDE)
+        return NULL;
+    bp_phase_set(t, PH_IDLE, bp_now_ns());
+    return t;
+}
+
+static inline void idle_end(struct bp_thread *t)
+{
+    if (t)
+        bp_phase_set(t, PH_OUTSIDE, bp_now_ns());
+}
+
+HOOK int sem_wait(sem_t *s)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.sem_wait)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    struct bp_thread *t = idle_begin(CALLER());
+    int r = bp_real.sem_wait(s);
+    idle_end(t);
+    return r;
+}
+
+HOOK int sem_timedwait(sem_t *s, const struct timespec *abstime)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.sem_timedwait)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    struct bp_thread *t = idle_begin(CALLER());
+    int r = bp_real.sem_timedwait(s, abstime);
+    idle_end(t);
+    return r;
+}
+
+HOOK int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
+{
+    bp_real_ensure();
+    if (BP_UNLIKELY(!bp_real.sem_clockwait)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    struct bp_thread *t = idle_begin(CALLER());
+    int r = bp_real.sem_clockwait(s, clock, abstime);
+    idle_end(t);
+    return r;
+}
+
+extern __typeof__(PyThread_start_joinable_thread) bp_own_start_joinable_thread
+    __attribute__((alias("PyThread_start_joinable_thread"), visibility("hidden")));

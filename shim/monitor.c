@@ -1,0 +1,422 @@
+/* The shim's own thread: every interval it reads each thread's record and
+ * CPU clock, writes the samples and the process record, logs thread starts
+ * and exits, and recycles the slots of threads that ended. It is invisible
+ * to Python (not created through CPython) and runs with signals blocked. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bp.h"
+
+/* Everything the monitor writes is guarded by this lock: the exit path and
+ * the monitor's own ticks never interleave. */
+static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int mon_stop;
+static _Atomic int mon_running;
+static _Atomic int restart_in_child; /* set in a fork child that may log */
+static int start_written;
+static int gil_note_written;
+static uint64_t threads_started, threads_exited, python_threads;
+static struct bp_figures run_totals; /* threads that ended */
+static char line[1 << 14];
+
+/* ---- notes: queued by anyone, written by the monitor ---- */
+#define NOTES 8
+static struct {
+    char level[8];
+    char msg[240];
+} notes[NOTES];
+static unsigned notes_head, notes_tail;
+static atomic_flag notes_lock = ATOMIC_FLAG_INIT;
+
+void bp_note(const char *level, const char *msg)
+{
+    while (atomic_flag_test_and_set_explicit(&notes_lock, memory_order_acquire))
+        sched_yield();
+    if (notes_tail - notes_head < NOTES) {
+        unsigned i = notes_tail++ % NOTES;
+        snprintf(notes[i].level, sizeof notes[i].level, "%s", level);
+        snprintf(notes[i].msg, sizeof notes[i].msg, "%s", msg);
+    }
+    atomic_flag_clear_explicit(&notes_lock, memory_order_release);
+}
+
+static uint64_t since_start(uint64_t now)
+{
+    return now > bp_t0_ns ? now - bp_t0_ns : 0;
+}
+
+static void emit(struct bp_json *j)
+{
+    bp_json_end(j);
+    bp_log_write(j->buf, j->len);
+}
+
+static void write_notes(uint64_t now)
+{
+    for (;;) {
+        char level[8], msg[240];
+        while (atomic_flag_test_and_set_explicit(&notes_lock, memory_order_acquire))
+            sched_yield();
+        int have = notes_head != notes_tail;
+        if (have) {
+            unsigned i = notes_head++ % NOTES;
+            memcpy(level, notes[i].level, sizeof level);
+            memcpy(msg, notes[i].msg, sizeof msg);
+        }
+        atomic_flag_clear_explicit(&notes_lock, memory_order_release);
+        if (!have)
+            return;
+        struct bp_json j;
+        bp_json_begin(&j, line, sizeof line, "note", since_start(now));
+        bp_json_str(&j, "level", level);
+        bp_json_str(&j, "message", msg);
+        emit(&j);
+    }
+}
+
+static const char *gil_state(void)
+{
+    return atomic_load(&bp_gil.found) ? "found" : "not_found";
+}
+
+static void write_start(uint64_t now)
+{
+    struct bp_json j;
+    bp_python_read_version();
+    bp_json_begin(&j, line, sizeof line, "start", since_start(now));
+    bp_json_int(&j, "schema", BP_SCHEMA);
+    bp_json_str(&j, "version", BP_VERSION);
+    bp_json_int(&j, "pid", getpid());
+    bp_json_str(&j, "python", bp_python.version);
+    bp_json_str(&j, "gil", gil_state());
+    bp_json_open(&j, "hooks", '[');
+    bp_json_str(&j, NULL, "pthread_create");
+    if (bp_python.hooked_start_new)
+        bp_json_str(&j, NULL, "PyThread_start_new_thread");
+    if (bp_python.hooked_start_joinable)
+        bp_json_str(&j, NULL, "PyThread_start_joinable_thread");
+    bp_json_close(&j, ']');
+    bp_json_str(&j, "mode", bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);
+    bp_json_open(&j, "options", '{');
+    for (int i = 0; i < OPT_COUNT; i++) {
+        char val[600];
+        bp_option_format(&bp_options[i], val, sizeof val);
+        bp_json_key(&j, bp_options[i].name);
+        bp_json_raw(&j, val);
+    }
+    bp_json_close(&j, '}');
+    emit(&j);
+    start_written = 1;
+    gil_note_written = atomic_load(&bp_gil.found);
+}
+
+static uint64_t thread_cpu_ns(pid_t tid)
+{
+    /* The kernel's CPU clock of a thread by its id: a dead thread gives an
+     * error, never a crash (pthread_getcpuclockid on a freed handle could). */
+    clockid_t id = (clockid_t)((~(unsigned)tid) << 3) | 6;
+    struct timespec ts;
+    if (clock_gettime(id, &ts))
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void write_thread_event(const char *event, const struct bp_thread *t, const struct bp_figures *f,
+                               uint64_t now)
+{
+    struct bp_json j;
+    bp_json_begin(&j, line, sizeof line, event, since_start(now));
+    bp_json_int(&j, "tid", t->tid);
+    bp_json_bool(&j, "python", t->python);
+    bp_json_str(&j, "via", bp_via_name(t->via));
+    if (f)
+        bp_json_figures(&j, f);
+    emit(&j);
+}
+
+static int measured(const struct bp_thread *t, const struct bp_times *tm)
+{
+    return t->python || tm->takes > 0;
+}
+
+static void lifetime(const struct bp_thread *t, const struct bp_times *tm, uint64_t end, uint64_t cpu,
+                     struct bp_figures *f)
+{
+    bp_figures_from(f, end > t->start_ns ? end - t->start_ns : 0, cpu, tm->acc_ns);
+}
+
+/* One pass over the table. final: the process is exiting. */
+static void tick(uint64_t now, int final, struct bp_json *exit_json)
+{
+    struct bp_figures proc = {0};
+    unsigned alive = 0, waiting = 0;
+    uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
+
+    if (!start_written)
+        write_start(now);
+    if (!gil_note_written && atomic_load(&bp_gil.found)) {
+        bp_note("info", "the GIL was found after the start record");
+        gil_note_written = 1;
+    }
+    write_notes(now);
+
+    for (uint32_t i = 0; i < high; i++) {
+        struct bp_thread *t = &bp_threads[i];
+        int st = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (st != SLOT_LIVE && st != SLOT_EXITED)
+            continue;
+        if (!t->start_logged) {
+            t->start_logged = 1;
+            threads_started++;
+            python_threads += t->python;
+            write_thread_event("thread_start", t, NULL, now);
+        }
+        uint64_t end = st == SLOT_EXITED ? t->exit_ns : now;
+        struct bp_times tm;
+        bp_thread_read(t, end, &tm);
+        uint64_t cpu = st == SLOT_EXITED ? t->exit_cpu_ns : thread_cpu_ns(t->tid);
+        uint64_t delta[PH_COUNT];
+        int active = 0;
+        for (int p = 0; p < PH_COUNT; p++) {
+            delta[p] = tm.acc_ns[p] >= t->last_acc_ns[p] ? tm.acc_ns[p] - t->last_acc_ns[p] : 0;
+            if (p != PH_OUTSIDE && delta[p])
+                active = 1;
+        }
+        uint64_t cpu_d = cpu >= t->last_cpu_ns ? cpu - t->last_cpu_ns : 0;
+        if (cpu_d)
+            active = 1;
+        struct bp_figures f;
+        bp_figures_from(&f, end > t->last_ns ? end - t->last_ns : 0, cpu_d, delta);
+        int counts = measured(t, &tm);
+        if (counts) {
+            bp_figures_add(&proc, &f);
+            if (active && f.wall_ns) {
+                struct bp_json j;
+                bp_json_begin(&j, line, sizeof line, "sample", since_start(now));
+                bp_json_int(&j, "tid", t->tid);
+                bp_json_figures(&j, &f);
+                emit(&j);
+            }
+        }
+        memcpy(t->last_acc_ns, tm.acc_ns, sizeof tm.acc_ns);
+        t->last_cpu_ns = cpu;
+        t->last_ns = end;
+
+        struct bp_figures life;
+        lifetime(t, &tm, end, cpu, &life);
+        if (st == SLOT_EXITED) {
+            threads_exited++;
+            write_thread_event("thread_exit", t, counts ? &life : NULL, now);
+            if (counts)
+                bp_figures_add(&run_totals, &life);
+            bp_thread_release(t);
+        } else if (counts) {
+            alive++;
+            waiting += tm.phase == PH_WAIT;
+            if (final && exit_json) {
+                bp_json_open(exit_json, NULL, '{');
+                bp_json_int(exit_json, "tid", t->tid);
+                bp_json_bool(exit_json, "python", t->python);
+                bp_json_str(exit_json, "via", bp_via_name(t->via));
+                bp_json_figures(exit_json, &life);
+                bp_json_close(exit_json, '}');
+            }
+        }
+    }
+
+    struct bp_json j;
+    bp_json_begin(&j, line, sizeof line, "process", since_start(now));
+    bp_json_int(&j, "threads", alive);
+    bp_json_ratio(&j, "beta", bp_beta(&proc));
+    bp_json_ratio(&j, "beta_io", bp_beta_io(&proc));
+    bp_json_ratio(&j, "gil_wait_share", bp_wait_share(&proc));
+    bp_json_int(&j, "gil_waiting", waiting);
+    emit(&j);
+    bp_log_flush();
+}
+
+/* ---- the exit record and the stats table ---- */
+
+static char exit_buf[4 << 20];
+
+static void alive_totals(struct bp_figures *sum, uint64_t now)
+{
+    uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
+    for (uint32_t i = 0; i < high; i++) {
+        struct bp_thread *t = &bp_threads[i];
+        if (atomic_load_explicit(&t->state, memory_order_acquire) != SLOT_LIVE)
+            continue;
+        struct bp_times tm;
+        bp_thread_read(t, now, &tm);
+        if (!measured(t, &tm))
+            continue;
+        struct bp_figures life;
+        lifetime(t, &tm, now, thread_cpu_ns(t->tid), &life);
+        bp_figures_add(sum, &life);
+    }
+}
+
+static void print_stats(const struct bp_figures *tot, uint64_t now)
+{
+    char buf[2048];
+    int n = snprintf(buf, sizeof buf,
+                     "betapool: pid %d, python %s, mode %s, gil %s, %.3f s\n"
+                     "betapool: threads started %llu (python %llu), ended %llu, untracked %llu\n"
+                     "betapool: %12s %12s %12s %12s %12s %12s %7s %7s\n"
+                     "betapool: %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %7.3f %7.3f\n",
+                     (int)getpid(), bp_python.version, bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)],
+                     gil_state(), (double)since_start(now) / 1e9, (unsigned long long)threads_started,
+                     (unsigned long long)python_threads, (unsigned long long)threads_exited,
+                     (unsigned long long)atomic_load(&bp_threads_untracked), "wall_ms", "cpu_ms",
+                     "gil_held_ms", "gil_wait_ms", "idle_ms", "blocked_ms", "beta", "beta_io",
+                     (double)tot->wall_ns / 1e6, (double)tot->cpu_ns / 1e6, (double)tot->held_ns / 1e6,
+                     (double)tot->wait_ns / 1e6, (double)tot->idle_ns / 1e6, (double)tot->blocked_ns / 1e6,
+                     bp_beta(tot), bp_beta_io(tot));
+    if (n > 0) {
+        ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        (void)w;
+    }
+}
+
+void bp_monitor_stop_and_finish(void)
+{
+    if (!atomic_load(&bp_active))
+        return;
+    atomic_store(&mon_stop, 1);
+    bp_real.mutex_lock(&mon_lock);
+    uint64_t now = bp_now_ns();
+    if (bp_log_enabled()) {
+        struct bp_json ej;
+        /* The exit record lists the threads alive now; tick() fills it. */
+        bp_json_begin(&ej, exit_buf, sizeof exit_buf, "exit", since_start(now));
+        bp_json_open(&ej, "threads", '[');
+        tick(now, 1, &ej);
+        bp_json_close(&ej, ']');
+        struct bp_figures tot = run_totals;
+        alive_totals(&tot, now);
+        bp_json_int(&ej, "threads_started", (long long)threads_started);
+        bp_json_int(&ej, "threads_exited", (long long)threads_exited);
+        bp_json_int(&ej, "python_threads", (long long)python_threads);
+        bp_json_int(&ej, "threads_untracked", (long long)atomic_load(&bp_threads_untracked));
+        bp_json_open(&ej, "totals", '{');
+        bp_json_figures(&ej, &tot);
+        bp_json_ratio(&ej, "gil_wait_share", bp_wait_share(&tot));
+        bp_json_close(&ej, '}');
+        /* An exit record too large for its buffer still ends the log
+         * validly: its thread list is dropped, the totals are kept. */
+        if (ej.overflow) {
+            bp_json_begin(&ej, exit_buf, sizeof exit_buf, "exit", since_start(now));
+            bp_json_int(&ej, "threads_started", (long long)threads_started);
+            bp_json_int(&ej, "threads_exited", (long long)threads_exited);
+            bp_json_int(&ej, "python_threads", (long long)python_threads);
+            bp_json_open(&ej, "totals", '{');
+            bp_json_figures(&ej, &tot);
+            bp_json_ratio(&ej, "gil_wait_share", bp_wait_share(&tot));
+            bp_json_close(&ej, '}');
+            bp_json_bool(&ej, "threads_truncated", 1);
+        }
+        emit(&ej);
+        bp_log_close();
+        if (bp_opt(OPT_STATS))
+            print_stats(&tot, now);
+    } else if (bp_opt(OPT_STATS)) {
+        tick(now, 1, NULL);
+        struct bp_figures tot = run_totals;
+        alive_totals(&tot, now);
+        print_stats(&tot, now);
+    }
+    bp_real.mutex_unlock(&mon_lock);
+}
+
+static void *monitor_main(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "betapool");
+    uint64_t interval = (uint64_t)bp_opt(OPT_INTERVAL_MS) * 1000000u;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    while (!atomic_load(&mon_stop)) {
+        uint64_t ns = (uint64_t)next.tv_nsec + interval;
+        next.tv_sec += (time_t)(ns / 1000000000u);
+        next.tv_nsec = (long)(ns % 1000000000u);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+            ;
+        bp_real.mutex_lock(&mon_lock);
+        if (!atomic_load(&mon_stop))
+            tick(bp_now_ns(), 0, NULL);
+        bp_real.mutex_unlock(&mon_lock);
+    }
+    atomic_store(&mon_running, 0);
+    return NULL;
+}
+
+int bp_monitor_start(void)
+{
+    sigset_t all, old;
+    pthread_t th;
+    pthread_attr_t attr;
+    sigfillset(&all);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    atomic_store(&mon_running, 1);
+    int rc = bp_real.pthread_create(&th, &attr, monitor_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc)
+        atomic_store(&mon_running, 0);
+    return rc;
+}
+
+/* In a fork child: the parent's monitor thread is gone and its log is the
+ * parent's. A child whose log path names its pid (%p) gets a log and a
+ * monitor of its own when it first starts a thread; any other child stays
+ * silent. Called from the atfork child handler and from pthread_create. */
+void bp_monitor_after_fork_child(void)
+{
+    if (BP_LIKELY(!atomic_load_explicit(&restart_in_child, memory_order_relaxed)))
+        return;
+    atomic_store(&restart_in_child, 0);
+    char used[600], err[700];
+    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0) {
+        start_written = 0;
+        bp_monitor_start();
+    }
+}
+
+void bp_shim_fork_child(void) BP_HIDDEN;
+void bp_shim_fork_child(void)
+{
+    bp_log_forget();
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&mon_lock, &fresh, sizeof fresh);
+    atomic_store(&mon_running, 0);
+    atomic_store(&mon_stop, 0);
+    threads_started = threads_exited = python_threads = 0;
+    memset(&run_totals, 0, sizeof run_totals);
+    notes_head = notes_tail = 0;
+    atomic_flag_clear(&notes_lock);
+    bp_threads_after_fork_child();
+    /* The forking thread's record is kept; its start is this child's. */
+    struct bp_thread *t = bp_self;
+    uint64_t now = bp_now_ns();
+    if (t) {
+        uint32_t ph = atomic_load(&t->phase);
+        t->start_logged = 0;
+        t->start_ns = t->last_ns = now;
+        t->last_cpu_ns = 0; /* the child's thread is a new task */
+        for (int p = 0; p < PH_COUNT; p++) {
+            atomic_store(&t->acc_ns[p], 0);
+            t->last_acc_ns[p] = 0;
+        }
+        atomic_store(&t->phase, ph);
+        atomic_store(&t->phase_start_ns, now);
+    }
+    atomic_store(&restart_in_child, bp_options[OPT_LOG].value && strstr(bp_options[OPT_LOG].path, "%p"));
+    bp_t0_ns = now;
+}

@@ -1,0 +1,135 @@
+/* Start and end of betapool in a process: decide whether this is CPython,
+ * read the options, register the main thread, open the log and start the
+ * shim's thread; at exit, write the last records. In any other process the
+ * shim stays inert: hooks pass straight through. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bp.h"
+
+_Atomic int bp_active;
+uint64_t bp_t0_ns;
+
+const char *bp_via_name(int via)
+{
+    switch (via) {
+    case VIA_MAIN:
+        return "main";
+    case VIA_START_ROUTINE:
+        return "start_routine";
+    case VIA_START_NEW_THREAD:
+        return "PyThread_start_new_thread";
+    case VIA_START_JOINABLE:
+        return "PyThread_start_joinable_thread";
+    default:
+        return "none";
+    }
+}
+
+void bp_warn(const char *fmt, ...)
+{
+    char buf[1200];
+    int n = snprintf(buf, sizeof buf, "betapool: warning: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+}
+
+static void warn_option(const char *msg)
+{
+    bp_warn("%s", msg);
+}
+
+static const char *env(const char *name)
+{
+    return secure_getenv(name);
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char buf[1200];
+    int n = snprintf(buf, sizeof buf, "betapool: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+}
+
+static void print_options(void)
+{
+    for (int i = 0; i < OPT_COUNT; i++) {
+        char val[600];
+        bp_option_format(&bp_options[i], val, sizeof val);
+        say("option %-12s = %s%s", bp_options[i].name, val, bp_options[i].from_env ? "" : " (default)");
+    }
+}
+
+void bp_shim_fork_child(void) BP_HIDDEN;
+
+static void after_fork_child(void)
+{
+    if (atomic_load(&bp_active))
+        bp_shim_fork_child();
+}
+
+__attribute__((constructor)) static void bp_init(void)
+{
+    bp_real_ensure();
+    bp_t0_ns = bp_now_ns();
+    bp_python_detect();
+    if (!bp_python.is_python)
+        return; /* not CPython: invisible */
+    bp_options_load(env, warn_option);
+    if (bp_opt(OPT_VERBOSE))
+        print_options();
+    if (bp_opt(OPT_MODE) == MODE_OFF) {
+        if (bp_opt(OPT_VERBOSE))
+            say("mode off: every call passes through");
+        return;
+    }
+    struct bp_thread *main_thread = bp_thread_reserve();
+    if (!main_thread)
+        return;
+    main_thread->python = 1;
+    main_thread->via = VIA_MAIN;
+    bp_self = main_thread;
+    bp_thread_begin(main_thread, bp_t0_ns);
+    if (bp_options[OPT_LOG].value) {
+        char used[600], err[700];
+        if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err))
+            bp_warn("%s; running on without a log", err);
+        else if (strcmp(used, bp_options[OPT_LOG].path) && !strstr(bp_options[OPT_LOG].path, "%p")) {
+            char msg[800];
+            snprintf(msg, sizeof msg, "log path in use by another process; this one writes %s", used);
+            bp_note("warning", msg);
+            if (bp_opt(OPT_VERBOSE))
+                say("%s", msg);
+        }
+    }
+    pthread_atfork(NULL, NULL, after_fork_child);
+    atomic_store(&bp_active, 1);
+    if (bp_monitor_start())
+        bp_warn("cannot start the monitor thread; no log will be written");
+    if (bp_opt(OPT_VERBOSE))
+        say("python image found; measuring (mode %s)", bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);
+}
+
+__attribute__((destructor)) static void bp_fini(void)
+{
+    bp_monitor_stop_and_finish();
+}

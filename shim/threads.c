@@ -1,0 +1,139 @@
+/* The per-thread table: a fixed array of records, recycled through a free
+ * list, so memory stays bounded however many threads come and go. A slot is
+ * reserved by pthread_create, made live by the thread itself, marked exited
+ * by the thread's last act, and freed by the monitor once it has logged the
+ * exit. */
+#include <string.h>
+#include <unistd.h>
+
+#include "bp.h"
+
+struct bp_thread bp_threads[BP_MAX_THREADS];
+_Atomic uint32_t bp_threads_high;
+_Atomic uint64_t bp_threads_untracked;
+__thread __attribute__((tls_model("initial-exec"))) struct bp_thread *bp_self;
+
+#define NO_SLOT UINT32_MAX
+/* The free list is short work under a spinlock of our own: pthread mutexes
+ * are what we interpose, and thread creation is never a hot path. */
+static atomic_flag free_lock = ATOMIC_FLAG_INIT;
+static uint32_t free_head = NO_SLOT;
+
+static void lock_free_list(void)
+{
+    while (atomic_flag_test_and_set_explicit(&free_lock, memory_order_acquire))
+        sched_yield();
+}
+
+static void unlock_free_list(void)
+{
+    atomic_flag_clear_explicit(&free_lock, memory_order_release);
+}
+
+struct bp_thread *bp_thread_reserve(void)
+{
+    uint32_t i;
+    lock_free_list();
+    if (free_head != NO_SLOT) {
+        i = free_head;
+        free_head = bp_threads[i].next_free;
+    } else {
+        i = atomic_load_explicit(&bp_threads_high, memory_order_relaxed);
+        if (i >= BP_MAX_THREADS) {
+            unlock_free_list();
+            atomic_fetch_add_explicit(&bp_threads_untracked, 1, memory_order_relaxed);
+            return NULL;
+        }
+        atomic_store_explicit(&bp_threads_high, i + 1, memory_order_release);
+    }
+    unlock_free_list();
+    struct bp_thread *t = &bp_threads[i];
+    /* The slot is ours alone until it is published as live. */
+    atomic_store_explicit(&t->seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->phase, PH_OUTSIDE, memory_order_relaxed);
+    atomic_store_explicit(&t->phase_start_ns, 0, memory_order_relaxed);
+    for (int p = 0; p < PH_COUNT; p++) {
+        atomic_store_explicit(&t->acc_ns[p], 0, memory_order_relaxed);
+        t->last_acc_ns[p] = 0;
+    }
+    atomic_store_explicit(&t->takes, 0, memory_order_relaxed);
+    t->gil_step = STEP_NONE;
+    t->python = 0;
+    t->via = VIA_NONE;
+    t->tid = 0;
+    t->start_ns = t->exit_ns = t->exit_cpu_ns = 0;
+    t->start_routine = NULL;
+    t->start_arg = NULL;
+    t->start_logged = 0;
+    t->last_ns = t->last_cpu_ns = 0;
+    atomic_store_explicit(&t->state, SLOT_RESERVED, memory_order_release);
+    return t;
+}
+
+void bp_thread_release(struct bp_thread *t)
+{
+    uint32_t i = (uint32_t)(t - bp_threads);
+    atomic_store_explicit(&t->state, SLOT_FREE, memory_order_release);
+    lock_free_list();
+    t->next_free = free_head;
+    free_head = i;
+    unlock_free_list();
+}
+
+void bp_thread_begin(struct bp_thread *t, uint64_t now)
+{
+    t->tid = gettid();
+    t->start_ns = now;
+    t->last_ns = now;
+    atomic_store_explicit(&t->phase_start_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&t->state, SLOT_LIVE, memory_order_release);
+}
+
+void bp_thread_end(struct bp_thread *t, uint64_t now, uint64_t cpu_ns)
+{
+    bp_phase_set(t, PH_OUTSIDE, now);
+    t->exit_ns = now;
+    t->exit_cpu_ns = cpu_ns;
+    atomic_store_explicit(&t->state, SLOT_EXITED, memory_order_release);
+}
+
+void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *out)
+{
+    for (;;) {
+        uint32_t s1 = atomic_load_explicit(&t->seq, memory_order_acquire);
+        if (s1 & 1) {
+            sched_yield();
+            continue;
+        }
+        for (int p = 0; p < PH_COUNT; p++)
+            out->acc_ns[p] = atomic_load_explicit(&t->acc_ns[p], memory_order_relaxed);
+        out->phase = atomic_load_explicit(&t->phase, memory_order_relaxed);
+        uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+        out->takes = atomic_load_explicit(&t->takes, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&t->seq, memory_order_relaxed) != s1)
+            continue;
+        if (out->phase < PH_COUNT && now > start)
+            out->acc_ns[out->phase] += now - start;
+        return;
+    }
+}
+
+/* In the child of fork() only the forking thread lives on: every other slot
+ * is dropped without a log record (they belong to the parent). */
+void bp_threads_after_fork_child(void)
+{
+    uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_relaxed);
+    free_head = NO_SLOT;
+    atomic_flag_clear(&free_lock);
+    for (uint32_t i = high; i-- > 0;) {
+        struct bp_thread *t = &bp_threads[i];
+        if (t == bp_self) {
+            t->tid = gettid();
+            continue;
+        }
+        atomic_store_explicit(&t->state, SLOT_FREE, memory_order_relaxed);
+        t->next_free = free_head;
+        free_head = i;
+    }
+}

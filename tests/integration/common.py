@@ -1,0 +1,96 @@
+"""Shared helpers for the integration tests: where the library is, which
+Pythons this machine has, and running a program under the shim."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BETAPOOL_BUILD_DIR", os.path.join(ROOT, "build"))
+LIB = os.path.join(BUILD, "shim", "libbetapool.so")
+WORKLOADS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads")
+
+
+def pyenv_root():
+    root = os.environ.get("PYENV_ROOT")
+    if root:
+        return root
+    exe = shutil.which("pyenv")
+    if exe:
+        try:
+            return subprocess.run([exe, "root"], capture_output=True, text=True,
+                                  timeout=10).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    home = os.path.expanduser("~/.pyenv")
+    return home if os.path.isdir(home) else None
+
+
+def pythons():
+    """[(label, path or None)] for Debian's python3.11 and pyenv 3.10-3.13.
+    A None path means absent: the test skips visibly with the label."""
+    out = [("debian-3.11", "/usr/bin/python3.11" if os.access("/usr/bin/python3.11", os.X_OK) else None)]
+    root = pyenv_root()
+    for minor in ("3.10", "3.11", "3.12", "3.13"):
+        found = None
+        if root:
+            cands = sorted(glob.glob(os.path.join(root, "versions", minor + ".*", "bin", "python" + minor)))
+            cands = [c for c in cands if "t" not in os.path.basename(os.path.dirname(os.path.dirname(c))).split(".")[-1]]
+            if cands:
+                found = cands[-1]
+        out.append(("pyenv-" + minor, found))
+    return out
+
+
+def shim_env(extra=None, preload=True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BETAPOOL_")}
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = LIB
+    if extra:
+        env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(argv, extra_env=None, preload=True, timeout=120, **kw):
+    return subprocess.run(argv, env=shim_env(extra_env, preload), capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def read_log(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_logged(python, script_args, extra_env=None, timeout=120):
+    """Run python with the shim and a log; return (completed, records)."""
+    d = tempfile.mkdtemp(prefix="betapool-test-")
+    log = os.path.join(d, "run.jsonl")
+    env = {"BETAPOOL_LOG": log}
+    env.update(extra_env or {})
+    cp = run([python] + list(script_args), env, timeout=timeout)
+    recs = read_log(log) if os.path.exists(log) else []
+    shutil.rmtree(d, ignore_errors=True)
+    return cp, recs
+
+
+class ShimTestCase(unittest.TestCase):
+    """Skips (visibly) when the library has not been built."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(LIB):
+            raise unittest.SkipTest(f"{LIB} not built")
+
+    def each_python(self):
+        """Yield (label, path) for every Python present; absent ones are
+        reported as skipped subtests."""
+        for label, path in pythons():
+            if path is None:
+                with self.subTest(python=label):
+                    self.skipTest(f"{label} is not installed on this machine")
+                continue
+            yield label, path

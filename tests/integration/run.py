@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Run the integration tests (standard-library unittest) and close with one
+plain line, 'N passed, N failed, N skipped', that CI reads.
+
+usage: run.py [-k PATTERN] [-v] [module ...]
+"""
+import argparse
+import os
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Result(unittest.TextTestResult):
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        # Skips must be visible, never silent.
+        self.stream.write(f"SKIP {test.id()}: {reason}\n")
+        self.stream.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-k", dest="pattern", action="append", default=[])
+    ap.add_argument("-v", dest="verbose", action="store_true")
+    ap.add_argument("modules", nargs="*")
+    args = ap.parse_args()
+    sys.path.insert(0, HERE)
+    loader = unittest.TestLoader()
+    if args.pattern:
+        loader.testNamePatterns = [f"*{p}*" for p in args.pattern]
+    if args.modules:
+        suite = unittest.TestSuite(
+            loader.loadTestsFromName(os.path.splitext(os.path.basename(m))[0])
+            for m in args.modules)
+    else:
+        suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    runner = unittest.TextTestRunner(verbosity=2 if args.verbose else 1,
+                                     resultclass=_Result, stream=sys.stdout)
+    res = runner.run(suite)
+    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    skipped = len(res.skipped)
+    passed = res.testsRun - failed - skipped
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed or res.testsRun == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

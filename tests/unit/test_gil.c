@@ -1,0 +1,194 @@
+/* The take/drop rules fed the event sequences CPython produces. Time is a
+ * fake clock the test advances. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "bp.h"
+
+static uint64_t fake_now;
+static int clock_reads;
+static uint64_t now_fn(void)
+{
+    clock_reads++;
+    return fake_now;
+}
+
+static struct bp_thread *fresh(void)
+{
+    static struct bp_thread t;
+    memset(&t, 0, sizeof t);
+    fake_now = 1000;
+    clock_reads = 0;
+    atomic_store(&t.phase_start_ns, fake_now);
+    return &t;
+}
+
+static uint64_t acc(struct bp_thread *t, int ph)
+{
+    return atomic_load(&t->acc_ns[ph]);
+}
+
+/* take_gil when the GIL is free: lock(M), lock(SM), unlock(SM), unlock(M). */
+static void take_uncontended(struct bp_thread *t)
+{
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
+    bp_gil_event(t, EV_UNLOCK_SWITCH, now_fn);
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+}
+
+/* drop_gil without a drop request: lock(M), signal(C), unlock(M). The
+ * drop is complete when unlock(M) returns. */
+static void drop(struct bp_thread *t)
+{
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    bp_gil_event(t, EV_SIGNAL_COND, now_fn);
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+}
+
+Test(gil, uncontended_take_and_drop_split_time)
+{
+    struct bp_thread *t = fresh();
+    fake_now = 3000; /* 2000 ns outside */
+    take_uncontended(t);
+    cr_expect_eq(atomic_load(&t->phase), PH_HELD);
+    cr_expect_eq(atomic_load(&t->takes), 1);
+    fake_now = 10000; /* 7000 ns holding */
+    drop(t);
+    cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
+    cr_expect_eq(acc(t, PH_OUTSIDE), 2000);
+    cr_expect_eq(acc(t, PH_HELD), 7000);
+    cr_expect_eq(acc(t, PH_WAIT), 0);
+    /* One read to start the take, one to drop: none to finish a free take. */
+    cr_expect_eq(clock_reads, 2);
+}
+
+Test(gil, contended_take_counts_wait)
+{
+    struct bp_thread *t = fresh();
+    fake_now = 2000;
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    fake_now = 2500;
+    bp_gil_event(t, EV_TIMEDWAIT_COND, now_fn);
+    fake_now = 7000;
+    bp_gil_event(t, EV_TIMEDWAIT_COND, now_fn);
+    fake_now = 9000;
+    bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
+    bp_gil_event(t, EV_UNLOCK_SWITCH, now_fn);
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_HELD);
+    cr_expect_eq(acc(t, PH_WAIT), 7000);
+    fake_now = 10000;
+    drop(t);
+    cr_expect_eq(acc(t, PH_HELD), 1000);
+}
+
+Test(gil, forced_switch_wait_counts_as_gil_wait)
+{
+    struct bp_thread *t = fresh();
+    take_uncontended(t);
+    fake_now = 5000;
+    drop(t);
+    /* After a drop request: lock(SM), wait(SC, SM), unlock(SM). */
+    bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
+    fake_now = 5600;
+    bp_gil_event(t, EV_UNLOCK_SWITCH, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
+    cr_expect_eq(acc(t, PH_WAIT), 600);
+    cr_expect_eq(atomic_load(&t->takes), 1);
+}
+
+Test(gil, lock_without_switch_lock_is_not_a_take)
+{
+    /* 3.13's pending-call path: lock(M), unlock(M) by a non-holder. */
+    struct bp_thread *t = fresh();
+    fake_now = 4000;
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    fake_now = 4100;
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
+    cr_expect_eq(atomic_load(&t->takes), 0);
+    cr_expect_eq(acc(t, PH_HELD), 0);
+}
+
+Test(gil, holder_events_that_are_not_drops_change_nothing)
+{
+    struct bp_thread *t = fresh();
+    take_uncontended(t);
+    fake_now = 3000;
+    /* The holder locks and unlocks M (no signal): still holding. */
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+    bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
+    bp_gil_event(t, EV_UNLOCK_SWITCH, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_HELD);
+    cr_expect_eq(atomic_load(&t->takes), 1);
+    /* A signal by a thread not holding is not a drop. */
+    struct bp_thread other;
+    memset(&other, 0, sizeof other);
+    bp_gil_event(&other, EV_SIGNAL_COND, now_fn);
+    cr_expect_eq(atomic_load(&other.phase), PH_OUTSIDE);
+}
+
+Test(gil, read_counts_the_current_phase)
+{
+    struct bp_thread *t = fresh();
+    fake_now = 2000;
+    take_uncontended(t);
+    struct bp_times tm;
+    bp_thread_read(t, 5000, &tm);
+    cr_expect_eq(tm.acc_ns[PH_HELD], 3000);
+    cr_expect_eq(tm.acc_ns[PH_OUTSIDE], 1000);
+    cr_expect_eq(tm.phase, PH_HELD);
+}
+
+Test(gil, finds_the_gil_from_its_init_pattern)
+{
+    bp_gil_reset();
+    static char gil[256];
+    char *c = gil + 32;
+    bp_gil_note_mutex_init(c + BP_GIL_MUTEX_OFFSET);
+    bp_gil_note_mutex_init(c + BP_GIL_SWITCH_MUTEX_OFFSET);
+    bp_gil_note_cond_init(c + BP_GIL_SWITCH_COND_OFFSET); /* not C: no match */
+    cr_expect_eq(atomic_load(&bp_gil.found), 0);
+    bp_gil_note_cond_init(c);
+    cr_expect_eq(atomic_load(&bp_gil.found), 1);
+    cr_expect_eq(atomic_load(&bp_gil.mutex), (void *)(c + 48));
+    cr_expect_eq(atomic_load(&bp_gil.switch_cond), (void *)(c + 88));
+    cr_expect_eq(atomic_load(&bp_gil.switch_mutex), (void *)(c + 136));
+    /* Re-created in place: still the same GIL, not a foreign one. */
+    bp_gil_note_cond_init(c);
+    cr_expect_eq(atomic_load(&bp_gil.foreign_gils), 0);
+    /* A second GIL elsewhere is counted and left alone. */
+    static char gil2[256];
+    bp_gil_note_mutex_init(gil2 + 48);
+    bp_gil_note_mutex_init(gil2 + 136);
+    bp_gil_note_cond_init(gil2);
+    cr_expect_eq(atomic_load(&bp_gil.foreign_gils), 1);
+    cr_expect_eq(atomic_load(&bp_gil.cond), (void *)c);
+}
+
+Test(gil, unrelated_cond_init_is_ignored)
+{
+    bp_gil_reset();
+    static char obj[256];
+    bp_gil_note_mutex_init(obj + 48);
+    bp_gil_note_cond_init(obj); /* only one of the two mutexes */
+    cr_expect_eq(atomic_load(&bp_gil.found), 0);
+}
+
+Test(gil, a_drop_holds_until_unlock_returns)
+{
+    struct bp_thread *t = fresh();
+    take_uncontended(t);
+    fake_now = 2000;
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    bp_gil_event(t, EV_SIGNAL_COND, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_HELD);
+    fake_now = 2700; /* preempted while waking the next holder */
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
+    cr_expect_eq(acc(t, PH_HELD), 1700);
+    cr_expect_eq(acc(t, PH_OUTSIDE), 0);
+}

@@ -1,0 +1,124 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bp.h"
+
+/* A fake environment: NAME=VALUE pairs. */
+static const char *const *fake_env;
+static char warnings[8][1024];
+static int nwarn;
+
+static const char *fake_getenv(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *const *p = fake_env; p && *p; p++)
+        if (!strncmp(*p, name, n) && (*p)[n] == '=')
+            return *p + n + 1;
+    return NULL;
+}
+
+static void collect(const char *msg)
+{
+    if (nwarn < 8)
+        snprintf(warnings[nwarn], sizeof warnings[0], "%s", msg);
+    nwarn++;
+}
+
+static int warned(const char *needle)
+{
+    for (int i = 0; i < nwarn && i < 8; i++)
+        if (strstr(warnings[i], needle))
+            return 1;
+    return 0;
+}
+
+static void load(const char *const *env)
+{
+    fake_env = env;
+    nwarn = 0;
+    bp_options_load(fake_getenv, collect);
+}
+
+Test(options, defaults_without_environment)
+{
+    load(NULL);
+    cr_expect_eq(nwarn, 0);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
+    cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
+    cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
+    cr_expect_eq(bp_opt(OPT_LOG), 0);
+}
+
+Test(options, valid_values_are_taken)
+{
+    const char *env[] = {"BETAPOOL_MODE=OFF", "BETAPOOL_INTERVAL_MS= 250 ", "BETAPOOL_VERBOSE=yes",
+                         "BETAPOOL_STATS=on", "BETAPOOL_LOG=/tmp/x-%p.jsonl", NULL};
+    load(env);
+    cr_expect_eq(nwarn, 0);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_OFF);
+    cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 250);
+    cr_expect_eq(bp_opt(OPT_VERBOSE), 1);
+    cr_expect_eq(bp_opt(OPT_STATS), 1);
+    cr_expect_str_eq(bp_options[OPT_LOG].path, "/tmp/x-%p.jsonl");
+    cr_expect(bp_options[OPT_MODE].from_env);
+}
+
+Test(options, each_bad_value_warns_once_and_keeps_default)
+{
+    const char *env[] = {"BETAPOOL_MODE=fast", "BETAPOOL_INTERVAL_MS=-5", "BETAPOOL_VERBOSE=2",
+                         "BETAPOOL_STATS=", "BETAPOOL_LOG=", NULL};
+    load(env);
+    cr_expect_eq(nwarn, 5);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
+    cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
+    cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
+    cr_expect_eq(bp_opt(OPT_LOG), 0);
+    cr_expect(warned("BETAPOOL_MODE=\"fast\" is not valid (expected one of off observe); using the default, observe"));
+    cr_expect(warned("BETAPOOL_INTERVAL_MS=\"-5\" is not valid (out of range 10..60000)"));
+    cr_expect(warned("BETAPOOL_LOG=\"\" is not valid (empty path)"));
+    cr_expect(warned("BETAPOOL_VERBOSE=\"2\""));
+}
+
+Test(options, overflow_and_trailing_garbage_are_rejected)
+{
+    const char *env1[] = {"BETAPOOL_INTERVAL_MS=99999999999999999999999", NULL};
+    load(env1);
+    cr_expect_eq(nwarn, 1);
+    cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
+    const char *env2[] = {"BETAPOOL_INTERVAL_MS=100ms", NULL};
+    load(env2);
+    cr_expect_eq(nwarn, 1);
+    const char *env3[] = {"BETAPOOL_INTERVAL_MS=0x20", NULL};
+    load(env3);
+    cr_expect_eq(nwarn, 1);
+}
+
+Test(options, parse_helpers)
+{
+    long v;
+    cr_expect_eq(bp_parse_long("42", &v), 0);
+    cr_expect_eq(v, 42);
+    cr_expect_eq(bp_parse_long("", &v), -1);
+    cr_expect_eq(bp_parse_long("  ", &v), -1);
+    cr_expect_eq(bp_parse_long("4 2", &v), -1);
+    cr_expect_eq(bp_parse_bool("TRUE", &v), 0);
+    cr_expect_eq(v, 1);
+    cr_expect_eq(bp_parse_bool("Off", &v), 0);
+    cr_expect_eq(v, 0);
+    cr_expect_eq(bp_parse_bool("maybe", &v), -1);
+}
+
+Test(options, format_quotes_paths_for_json)
+{
+    const char *env[] = {"BETAPOOL_LOG=/tmp/a\"b\\c", NULL};
+    load(env);
+    char buf[128];
+    bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
+    cr_expect_str_eq(buf, "\"/tmp/a\\\"b\\\\c\"");
+    bp_option_format(&bp_options[OPT_MODE], buf, sizeof buf);
+    cr_expect_str_eq(buf, "\"observe\"");
+    load(NULL);
+    bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
+    cr_expect_str_eq(buf, "null");
+}
