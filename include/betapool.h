@@ -1,10 +1,46 @@
-/* betapool: public interface of libbetapool.so. */
+/* betapool: the public interface of libbetapool.so.
+ *
+ * A program runs with the library preloaded (LD_PRELOAD or the `betapool`
+ * command). These functions let it ask what betapool sees; a program that
+ * looks them up with dlsym (or ctypes) and finds nothing is simply not
+ * running under betapool. */
 #ifndef BETAPOOL_H
 #define BETAPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+enum betapool_mode { BETAPOOL_MODE_OFF = 0, BETAPOOL_MODE_OBSERVE = 1, BETAPOOL_MODE_ENFORCE = 2 };
+
+/* Fields are only ever added at the end: a caller built against an older
+ * header passes its smaller size and gets the fields it knows. */
+struct betapool_metrics {
+    uint32_t size;              /* bytes filled in by the library */
+    int32_t mode;               /* enum betapool_mode */
+    int32_t gil_found;          /* 1: the GIL was found and is measured */
+    uint32_t python_threads;    /* Python threads alive at the last sample */
+    int32_t k;                  /* worker threads admitted to the GIL now */
+    int32_t min_workers, max_workers;
+    uint32_t parked;            /* threads waiting at the gate now */
+    uint32_t gil_waiting;       /* threads waiting for the GIL at the last sample */
+    double beta;                /* the seed's 1 - cpu/wall, last interval */
+    double beta_io;             /* GIL-aware blocking ratio, last interval */
+    double beta_io_smoothed;    /* what the controller decides on */
+    double gil_wait_share;      /* GIL wait / wall, last interval */
+    uint64_t scale_ups, scale_downs, vetoes, holds;
+    uint64_t parks, park_overruns;
+    uint64_t threads_started, threads_exited;
+    uint64_t samples;           /* intervals sampled so far */
+};
+
+/* Fills *out with up to `size` bytes of the current metrics. Returns the
+ * number of bytes written, or -1 when betapool is not active in this process
+ * (not CPython, mode off) or out is NULL. */
+int betapool_get_metrics(struct betapool_metrics *out, size_t size);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *betapool_version(void);

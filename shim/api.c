@@ -1,8 +1,46 @@
 /* The public API (include/betapool.h). */
+#include <string.h>
+
 #include "../include/betapool.h"
 #include "bp.h"
 
-__attribute__((visibility("default"))) const char *betapool_version(void)
+#define API __attribute__((visibility("default")))
+
+API const char *betapool_version(void)
 {
     return BP_VERSION;
+}
+
+API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
+{
+    if (!out || !atomic_load(&bp_active))
+        return -1;
+    struct bp_published p;
+    bp_metrics_read(&p);
+    struct betapool_metrics m = {
+        .size = (uint32_t)(size < sizeof m ? size : sizeof m),
+        .mode = (int32_t)bp_opt(OPT_MODE),
+        .gil_found = atomic_load(&bp_gil.found),
+        .python_threads = p.threads,
+        .k = atomic_load(&bp_gate.k),
+        .min_workers = (int32_t)bp_opt(OPT_MIN_WORKERS),
+        .max_workers = (int32_t)bp_opt(OPT_MAX_WORKERS),
+        .parked = (uint32_t)atomic_load(&bp_gate.parked),
+        .gil_waiting = p.gil_waiting,
+        .beta = p.beta,
+        .beta_io = p.beta_io,
+        .beta_io_smoothed = p.beta_io_smoothed,
+        .gil_wait_share = p.gil_wait_share,
+        .scale_ups = p.decisions[ACTION_SCALE_UP],
+        .scale_downs = p.decisions[ACTION_SCALE_DOWN],
+        .vetoes = p.decisions[ACTION_VETO],
+        .holds = p.decisions[ACTION_HOLD],
+        .parks = atomic_load(&bp_gate.parks),
+        .park_overruns = atomic_load(&bp_gate.overruns),
+        .threads_started = p.threads_started,
+        .threads_exited = p.threads_exited,
+        .samples = p.ticks,
+    };
+    memcpy(out, &m, m.size);
+    return (int)m.size;
 }

@@ -96,6 +96,12 @@ struct bp_thread {
     uint64_t last_cpu_ns;
     uint64_t last_acc_ns[PH_COUNT];
     uint32_t next_free;     /* free-list link */
+    /* The gate (enforce mode): owner-written except park_word and q_next. */
+    uint8_t has_slot;
+    uint64_t slot_since_ns;
+    uint64_t outside_ewma_ns; /* recent GIL releases' length */
+    _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */
+    struct bp_thread *q_next;   /* the gate's queue, under its lock */
 } __attribute__((aligned(64)));
 
 #define BP_MAX_THREADS 8192
@@ -187,6 +193,54 @@ enum bp_gil_event {
 /* now_fn is called only when the event needs the time. */
 void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void)) BP_HIDDEN;
 
+/* ---- gate.c: at most K worker threads may take the GIL ---- */
+struct bp_gate {
+    _Atomic int enabled;
+    _Atomic int k;
+    _Atomic int in_use;           /* slots held */
+    _Atomic int parked;           /* threads waiting at the gate now */
+    _Atomic uint64_t parks;       /* parks so far */
+    _Atomic uint64_t overruns;    /* parks that reached park_max_ms */
+};
+extern struct bp_gate bp_gate BP_HIDDEN;
+void bp_gate_configure(int enabled, int k) BP_HIDDEN;
+void bp_gate_enter(struct bp_thread *t, uint64_t now) BP_HIDDEN;
+void bp_gate_release(struct bp_thread *t) BP_HIDDEN;
+void bp_gate_after_drop(struct bp_thread *t, uint64_t now) BP_HIDDEN;
+void bp_gate_note_outside(struct bp_thread *t, uint64_t outside_ns) BP_HIDDEN;
+void bp_gate_open(void) BP_HIDDEN;
+void bp_gate_after_fork_child(void) BP_HIDDEN;
+/* May this thread be parked at all? Not the main thread, not a thread
+ * CPython did not start, not before its first take. */
+static inline int bp_gate_applies(const struct bp_thread *t)
+{
+    return t->python && t->via != VIA_MAIN && atomic_load_explicit(&t->takes, memory_order_relaxed) > 0;
+}
+
+/* ---- controller.c: K from beta_io and demand ---- */
+enum bp_action { ACTION_HOLD = 0, ACTION_SCALE_UP, ACTION_SCALE_DOWN, ACTION_VETO, ACTION_COUNT };
+const char *bp_action_name(enum bp_action a) BP_HIDDEN;
+struct bp_controller_params {
+    int min, max, hysteresis;
+    double alpha, danger;
+};
+struct bp_controller {
+    struct bp_controller_params params;
+    int k;
+    double smoothed;
+    int have_smoothed;
+    int streak, streak_dir;
+};
+struct bp_decision {
+    enum bp_action action;
+    int k_before, k_after;
+    double beta_io; /* smoothed */
+    double demand;
+    char reason[160];
+};
+void bp_controller_init(struct bp_controller *c, const struct bp_controller_params *p) BP_HIDDEN;
+struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, double demand) BP_HIDDEN;
+
 /* ---- python.c: is this CPython, and which image is it ---- */
 struct bp_python {
     int is_python;
@@ -205,19 +259,26 @@ static inline int bp_in_python(const void *addr)
 }
 
 /* ---- options.c ---- */
-enum bp_mode { MODE_OFF = 0, MODE_OBSERVE };
-enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_CHOICE, OPT_PATH };
+enum bp_mode { MODE_OFF = 0, MODE_OBSERVE, MODE_ENFORCE };
+enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_FLOAT, OPT_CHOICE, OPT_PATH };
 struct bp_option {
     const char *name;       /* the variable is BETAPOOL_<NAME upper-cased> */
     enum bp_opt_type type;
-    long def, min, max;
+    long def, min, max;     /* OPT_INT, OPT_BOOL, OPT_CHOICE (index) */
+    double fdef, fmin, fmax; /* OPT_FLOAT */
     const char *const *choices; /* OPT_CHOICE: NULL-terminated, value = index */
     const char *doc;
     long value;
+    double fvalue;
     int from_env;           /* set by the environment (valid) */
     char path[512];         /* OPT_PATH */
 };
-enum bp_opt_id { OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS, OPT_COUNT };
+enum bp_opt_id {
+    OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS,
+    OPT_MIN_WORKERS, OPT_MAX_WORKERS, OPT_GIL_DANGER, OPT_EWMA_ALPHA, OPT_HYSTERESIS,
+    OPT_PARK_MAX_MS, OPT_SLOT_KEEP_US,
+    OPT_COUNT
+};
 extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;
 /* getenv_fn lets tests feed values; warn receives each warning line. */
 void bp_options_load(const char *(*getenv_fn)(const char *),
@@ -226,6 +287,8 @@ static inline long bp_opt(enum bp_opt_id id) { return bp_options[id].value; }
 int bp_option_format(const struct bp_option *o, char *buf, size_t n) BP_HIDDEN;
 int bp_parse_long(const char *s, long *out) BP_HIDDEN;
 int bp_parse_bool(const char *s, long *out) BP_HIDDEN;
+int bp_parse_double(const char *s, double *out) BP_HIDDEN;
+static inline double bp_optf(enum bp_opt_id id) { return bp_options[id].fvalue; }
 
 /* ---- log.c: JSON lines into a fixed buffer ---- */
 struct bp_json {
@@ -262,5 +325,13 @@ int bp_monitor_start(void) BP_HIDDEN;
 void bp_monitor_stop_and_finish(void) BP_HIDDEN;
 void bp_monitor_after_fork_child(void) BP_HIDDEN;
 void bp_note(const char *level, const char *msg) BP_HIDDEN; /* queued, written by the monitor */
+struct bp_published {
+    unsigned threads, gil_waiting;
+    double beta, beta_io, beta_io_smoothed, gil_wait_share;
+    uint64_t threads_started, threads_exited;
+    uint64_t decisions[ACTION_COUNT];
+    uint64_t ticks;
+};
+void bp_metrics_read(struct bp_published *out) BP_HIDDEN;
 
 #endif

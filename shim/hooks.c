@@ -38,6 +38,8 @@ static void thread_finish(void *arg)
     struct bp_thread *t = arg;
     struct timespec cpu;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    if (t->has_slot)
+        bp_gate_release(t);
     bp_thread_end(t, bp_now_ns(), (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
     bp_self = NULL;
 }
@@ -141,6 +143,35 @@ HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
     return r;
 }
 
+/* The time of this hook call, read once and shared with the take/drop
+ * rules through now_fn. */
+static __thread __attribute__((tls_model("initial-exec"))) uint64_t hook_now;
+static uint64_t cached_now(void)
+{
+    return hook_now;
+}
+
+/* lock(M) by a thread outside the GIL: a take starts. In enforce mode a
+ * worker without a slot may be parked here first, outside the GIL. */
+static void take_start(struct bp_thread *t)
+{
+    uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
+    if (ph != PH_OUTSIDE) {
+        bp_gil_event(t, EV_LOCK_MUTEX, bp_now_ns);
+        return;
+    }
+    uint64_t now = bp_now_ns();
+    if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed)) {
+        bp_gate_note_outside(t, now - atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed));
+        if (!t->has_slot && bp_gate_applies(t)) {
+            bp_gate_enter(t, now);
+            now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+        }
+    }
+    hook_now = now;
+    bp_gil_event(t, EV_LOCK_MUTEX, cached_now);
+}
+
 HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 {
     if (BP_UNLIKELY(!bp_real.mutex_lock)) {
@@ -151,7 +182,7 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
     if (is_gil(m, &bp_gil.mutex)) {
         struct bp_thread *t = bp_self;
         if (t)
-            bp_gil_event(t, EV_LOCK_MUTEX, bp_now_ns);
+            take_start(t);
     } else if (is_gil(m, &bp_gil.switch_mutex)) {
         struct bp_thread *t = bp_self;
         if (t)
@@ -170,8 +201,13 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
     int r = bp_real.mutex_unlock(m);
     if (is_gil(m, &bp_gil.mutex)) {
         struct bp_thread *t = bp_self;
-        if (t)
+        if (t) {
+            uint32_t before = atomic_load_explicit(&t->phase, memory_order_relaxed);
             bp_gil_event(t, EV_UNLOCK_MUTEX, bp_now_ns);
+            if (before == PH_HELD && t->has_slot &&
+                atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE)
+                bp_gate_after_drop(t, atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed));
+        }
     } else if (is_gil(m, &bp_gil.switch_mutex)) {
         struct bp_thread *t = bp_self;
         if (t)
@@ -216,6 +252,9 @@ static inline struct bp_thread *idle_begin(const void *caller)
     if (!t || !bp_in_python(caller) ||
         atomic_load_explicit(&t->phase, memory_order_relaxed) != PH_OUTSIDE)
         return NULL;
+    /* A worker waiting for work must not keep others from the GIL. */
+    if (t->has_slot)
+        bp_gate_release(t);
     bp_phase_set(t, PH_IDLE, bp_now_ns());
     return t;
 }

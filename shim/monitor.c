@@ -22,6 +22,14 @@ static int gil_note_written;
 static uint64_t threads_started, threads_exited, python_threads;
 static struct bp_figures run_totals; /* threads that ended */
 static char line[1 << 14];
+static struct bp_controller ctl;
+static uint64_t decisions[ACTION_COUNT];
+static char last_reason[160];
+static int last_action = -1;
+
+/* What betapool_get_metrics() returns: a copy made at each tick. */
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bp_published published;
 
 /* ---- notes: queued by anyone, written by the monitor ---- */
 #define NOTES 8
@@ -156,8 +164,14 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     unsigned alive = 0, waiting = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
 
-    if (!start_written)
+    if (!start_written) {
         write_start(now);
+        if (!atomic_load(&bp_gil.found)) {
+            bp_note("warning", "the GIL was not found (an unknown CPython?): betapool observes thread "
+                               "starts only and throttles nothing");
+            gil_note_written = 1;
+        }
+    }
     if (!gil_note_written && atomic_load(&bp_gil.found)) {
         bp_note("info", "the GIL was found after the start record");
         gil_note_written = 1;
@@ -235,8 +249,68 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     bp_json_ratio(&j, "beta_io", bp_beta_io(&proc));
     bp_json_ratio(&j, "gil_wait_share", bp_wait_share(&proc));
     bp_json_int(&j, "gil_waiting", waiting);
+    int enforcing = bp_opt(OPT_MODE) == MODE_ENFORCE;
+    int parked = atomic_load(&bp_gate.parked);
+    if (enforcing) {
+        bp_json_int(&j, "k", atomic_load(&bp_gate.k));
+        bp_json_int(&j, "parked", parked);
+        bp_json_int(&j, "park_overruns", (long long)atomic_load(&bp_gate.overruns));
+    }
     emit(&j);
+
+    struct bp_decision d = {0};
+    if (enforcing && !final) {
+        d = bp_controller_step(&ctl, bp_beta_io(&proc), (double)(parked + (int)waiting));
+        atomic_store(&bp_gate.k, d.k_after);
+        decisions[d.action]++;
+        /* Every change is logged; a hold only when its reason changes. */
+        if (d.action != ACTION_HOLD || last_action != ACTION_HOLD || strcmp(d.reason, last_reason)) {
+            bp_json_begin(&j, line, sizeof line, "decision", since_start(now));
+            bp_json_str(&j, "action", bp_action_name(d.action));
+            bp_json_int(&j, "k_before", d.k_before);
+            bp_json_int(&j, "k_after", d.k_after);
+            bp_json_ratio(&j, "beta_io", d.beta_io);
+            bp_json_int(&j, "demand", (long long)d.demand);
+            bp_json_str(&j, "reason", d.reason);
+            emit(&j);
+        }
+        last_action = (int)d.action;
+        snprintf(last_reason, sizeof last_reason, "%s", d.reason);
+    }
     bp_log_flush();
+
+    bp_real.mutex_lock(&metrics_lock);
+    published.threads = alive;
+    published.gil_waiting = waiting;
+    published.beta = bp_beta(&proc);
+    published.beta_io = bp_beta_io(&proc);
+    published.beta_io_smoothed = ctl.have_smoothed ? ctl.smoothed : published.beta_io;
+    published.gil_wait_share = bp_wait_share(&proc);
+    published.threads_started = threads_started;
+    published.threads_exited = threads_exited;
+    for (int a = 0; a < ACTION_COUNT; a++)
+        published.decisions[a] = decisions[a];
+    published.ticks++;
+    bp_real.mutex_unlock(&metrics_lock);
+}
+
+void bp_metrics_read(struct bp_published *out)
+{
+    bp_real.mutex_lock(&metrics_lock);
+    *out = published;
+    bp_real.mutex_unlock(&metrics_lock);
+}
+
+static void write_decision_counts(struct bp_json *j)
+{
+    if (bp_opt(OPT_MODE) != MODE_ENFORCE)
+        return;
+    bp_json_open(j, "decisions", '{');
+    for (int a = 0; a < ACTION_COUNT; a++)
+        bp_json_int(j, bp_action_name((enum bp_action)a), (long long)decisions[a]);
+    bp_json_close(j, '}');
+    bp_json_int(j, "parks", (long long)atomic_load(&bp_gate.parks));
+    bp_json_int(j, "park_overruns", (long long)atomic_load(&bp_gate.overruns));
 }
 
 /* ---- the exit record and the stats table ---- */
@@ -276,6 +350,15 @@ static void print_stats(const struct bp_figures *tot, uint64_t now)
                      (double)tot->wall_ns / 1e6, (double)tot->cpu_ns / 1e6, (double)tot->held_ns / 1e6,
                      (double)tot->wait_ns / 1e6, (double)tot->idle_ns / 1e6, (double)tot->blocked_ns / 1e6,
                      bp_beta(tot), bp_beta_io(tot));
+    if (n > 0 && n < (int)sizeof buf && bp_opt(OPT_MODE) == MODE_ENFORCE)
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "betapool: K %d (min %ld, max %ld); decisions: scale_up %llu, scale_down %llu, veto %llu, "
+                      "hold %llu; parks %llu, overruns %llu\n",
+                      atomic_load(&bp_gate.k), bp_opt(OPT_MIN_WORKERS), bp_opt(OPT_MAX_WORKERS),
+                      (unsigned long long)decisions[ACTION_SCALE_UP],
+                      (unsigned long long)decisions[ACTION_SCALE_DOWN], (unsigned long long)decisions[ACTION_VETO],
+                      (unsigned long long)decisions[ACTION_HOLD], (unsigned long long)atomic_load(&bp_gate.parks),
+                      (unsigned long long)atomic_load(&bp_gate.overruns));
     if (n > 0) {
         ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
         (void)w;
@@ -287,6 +370,7 @@ void bp_monitor_stop_and_finish(void)
     if (!atomic_load(&bp_active))
         return;
     atomic_store(&mon_stop, 1);
+    bp_gate_open();
     bp_real.mutex_lock(&mon_lock);
     uint64_t now = bp_now_ns();
     if (bp_log_enabled()) {
@@ -306,6 +390,7 @@ void bp_monitor_stop_and_finish(void)
         bp_json_figures(&ej, &tot);
         bp_json_ratio(&ej, "gil_wait_share", bp_wait_share(&tot));
         bp_json_close(&ej, '}');
+        write_decision_counts(&ej);
         /* An exit record too large for its buffer still ends the log
          * validly: its thread list is dropped, the totals are kept. */
         if (ej.overflow) {
@@ -317,6 +402,7 @@ void bp_monitor_stop_and_finish(void)
             bp_json_figures(&ej, &tot);
             bp_json_ratio(&ej, "gil_wait_share", bp_wait_share(&tot));
             bp_json_close(&ej, '}');
+            write_decision_counts(&ej);
             bp_json_bool(&ej, "threads_truncated", 1);
         }
         emit(&ej);
@@ -356,6 +442,15 @@ static void *monitor_main(void *arg)
 
 int bp_monitor_start(void)
 {
+    struct bp_controller_params p = {
+        .min = (int)bp_opt(OPT_MIN_WORKERS),
+        .max = (int)bp_opt(OPT_MAX_WORKERS),
+        .hysteresis = (int)bp_opt(OPT_HYSTERESIS),
+        .alpha = bp_optf(OPT_EWMA_ALPHA),
+        .danger = bp_optf(OPT_GIL_DANGER),
+    };
+    if (!atomic_load(&mon_running))
+        bp_controller_init(&ctl, &p);
     sigset_t all, old;
     pthread_t th;
     pthread_attr_t attr;
@@ -401,6 +496,10 @@ void bp_shim_fork_child(void)
     memset(&run_totals, 0, sizeof run_totals);
     notes_head = notes_tail = 0;
     atomic_flag_clear(&notes_lock);
+    memcpy(&metrics_lock, &fresh, sizeof fresh);
+    memset(decisions, 0, sizeof decisions);
+    last_action = -1;
+    bp_gate_after_fork_child();
     bp_threads_after_fork_child();
     /* The forking thread's record is kept; its start is this child's. */
     struct bp_thread *t = bp_self;

@@ -10,18 +10,36 @@
 
 #include "bp.h"
 
-static const char *const mode_choices[] = {"off", "observe", NULL};
+static const char *const mode_choices[] = {"off", "observe", "enforce", NULL};
 
+/* Defaults are the measured ones; README's table lists the same. */
 struct bp_option bp_options[OPT_COUNT] = {
-    [OPT_MODE] = {"mode", OPT_CHOICE, MODE_OBSERVE, 0, 0, mode_choices,
-                  "off: pass every call through untouched; observe: measure and log, change nothing"},
-    [OPT_LOG] = {"log", OPT_PATH, 0, 0, 0, NULL,
-                 "JSON Lines log path; %p is replaced by the process id; unset: no log"},
-    [OPT_INTERVAL_MS] = {"interval_ms", OPT_INT, 100, 10, 60000, NULL,
-                         "how often the shim's thread samples the threads and writes the log (ms)"},
-    [OPT_VERBOSE] = {"verbose", OPT_BOOL, 0, 0, 1, NULL,
-                     "print every option and what betapool found at start, on stderr"},
-    [OPT_STATS] = {"stats", OPT_BOOL, 0, 0, 1, NULL, "print a table of the run on stderr at exit"},
+    [OPT_MODE] = {.name = "mode", .type = OPT_CHOICE, .def = MODE_ENFORCE, .choices = mode_choices,
+                  .doc = "off: pass every call through; observe: measure and log only; "
+                         "enforce: also throttle worker threads at the GIL"},
+    [OPT_LOG] = {.name = "log", .type = OPT_PATH,
+                 .doc = "JSON Lines log path; %p is replaced by the process id; unset: no log"},
+    [OPT_INTERVAL_MS] = {.name = "interval_ms", .type = OPT_INT, .def = 100, .min = 10, .max = 60000,
+                         .doc = "how often the shim's thread samples, decides and logs (ms)"},
+    [OPT_VERBOSE] = {.name = "verbose", .type = OPT_BOOL, .max = 1,
+                     .doc = "print every option and what betapool found, on stderr"},
+    [OPT_STATS] = {.name = "stats", .type = OPT_BOOL, .max = 1,
+                   .doc = "print a table of the run on stderr at exit"},
+    [OPT_MIN_WORKERS] = {.name = "min_workers", .type = OPT_INT, .def = 1, .min = 1, .max = 4096,
+                         .doc = "fewest worker threads admitted to the GIL (enforce)"},
+    [OPT_MAX_WORKERS] = {.name = "max_workers", .type = OPT_INT, .def = 8, .min = 1, .max = 4096,
+                         .doc = "most worker threads admitted to the GIL (enforce)"},
+    [OPT_GIL_DANGER] = {.name = "gil_danger", .type = OPT_FLOAT, .fdef = 0.3, .fmin = 0.0, .fmax = 1.0,
+                        .doc = "beta_io at or below which the veto holds K (enforce)"},
+    [OPT_EWMA_ALPHA] = {.name = "ewma_alpha", .type = OPT_FLOAT, .fdef = 0.2, .fmin = 0.01, .fmax = 1.0,
+                        .doc = "smoothing of beta_io, weight of the newest interval"},
+    [OPT_HYSTERESIS] = {.name = "hysteresis", .type = OPT_INT, .def = 3, .min = 1, .max = 100,
+                        .doc = "consecutive intervals that must agree before K moves"},
+    [OPT_PARK_MAX_MS] = {.name = "park_max_ms", .type = OPT_INT, .def = 50, .min = 1, .max = 10000,
+                         .doc = "longest a thread waits at the gate before it passes anyway (ms)"},
+    [OPT_SLOT_KEEP_US] = {.name = "slot_keep_us", .type = OPT_INT, .def = 50, .min = 0, .max = 1000000,
+                          .doc = "a thread whose GIL releases are shorter than this keeps its slot "
+                                 "across them (us)"},
 };
 
 int bp_parse_long(const char *s, long *out)
@@ -40,6 +58,30 @@ int bp_parse_long(const char *s, long *out)
     if (*end)
         return -1;
     *out = v;
+    return 0;
+}
+
+int bp_parse_double(const char *s, double *out)
+{
+    /* Locale-independent: digits, one '.', no exponent, no sign but '-'. */
+    while (isspace((unsigned char)*s))
+        s++;
+    int neg = 0, digits = 0;
+    if (*s == '-') {
+        neg = 1;
+        s++;
+    }
+    double v = 0.0, scale = 1.0;
+    for (; isdigit((unsigned char)*s); s++, digits++)
+        v = v * 10.0 + (*s - '0');
+    if (*s == '.')
+        for (s++; isdigit((unsigned char)*s); s++, digits++)
+            v += (*s - '0') * (scale /= 10.0);
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!digits || *s || v > 1e9)
+        return -1;
+    *out = neg ? -v : v;
     return 0;
 }
 
@@ -80,6 +122,9 @@ static void describe_default(const struct bp_option *o, char *buf, size_t n)
     case OPT_PATH:
         snprintf(buf, n, "unset");
         break;
+    case OPT_FLOAT:
+        snprintf(buf, n, "%.2f", o->fdef);
+        break;
     case OPT_BOOL:
         snprintf(buf, n, "%ld", o->def);
         break;
@@ -110,6 +155,19 @@ static int parse_value(struct bp_option *o, const char *s, char *why, size_t why
         }
         o->value = v;
         return 0;
+    case OPT_FLOAT: {
+        double d;
+        if (bp_parse_double(s, &d)) {
+            snprintf(why, whyn, "expected a number from %.2f to %.2f", o->fmin, o->fmax);
+            return -1;
+        }
+        if (d < o->fmin || d > o->fmax) {
+            snprintf(why, whyn, "out of range %.2f..%.2f", o->fmin, o->fmax);
+            return -1;
+        }
+        o->fvalue = d;
+        return 0;
+    }
     case OPT_CHOICE:
         for (long i = 0; o->choices[i]; i++) {
             if (!strcasecmp(s, o->choices[i])) {
@@ -146,6 +204,7 @@ void bp_options_load(const char *(*getenv_fn)(const char *), void (*warn)(const 
         struct bp_option *o = &bp_options[i];
         char name[64], why[160], def[64], msg[1024];
         o->value = o->def;
+        o->fvalue = o->fdef;
         o->path[0] = 0;
         o->from_env = 0;
         env_name(o, name, sizeof name);
@@ -157,11 +216,23 @@ void bp_options_load(const char *(*getenv_fn)(const char *), void (*warn)(const 
             continue;
         }
         o->value = o->def;
+        o->fvalue = o->fdef;
         o->path[0] = 0;
         describe_default(o, def, sizeof def);
         snprintf(msg, sizeof msg, "%s=\"%.200s\" is not valid (%s); using the default, %s", name, s,
                  why, def);
         warn(msg);
+    }
+    struct bp_option *lo = &bp_options[OPT_MIN_WORKERS], *hi = &bp_options[OPT_MAX_WORKERS];
+    if (lo->value > hi->value) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "BETAPOOL_MIN_WORKERS=%ld is above BETAPOOL_MAX_WORKERS=%ld; using the defaults, %ld and %ld",
+                 lo->value, hi->value, lo->def, hi->def);
+        warn(msg);
+        lo->value = lo->def;
+        hi->value = hi->def;
+        lo->from_env = hi->from_env = 0;
     }
 }
 
@@ -195,6 +266,11 @@ int bp_option_format(const struct bp_option *o, char *buf, size_t n)
             buf[len] = 0;
             return (int)len;
         }
+    case OPT_FLOAT: {
+        /* Printed from integers: the host's locale may use a comma. */
+        long v = (long)(o->fvalue * 1000.0 + 0.5);
+        return snprintf(buf, n, "%ld.%03ld", v / 1000, v % 1000);
+    }
     default:
         return snprintf(buf, n, "%ld", o->value);
     }

@@ -122,6 +122,7 @@ __attribute__((constructor)) static void bp_init(void)
         }
     }
     pthread_atfork(NULL, NULL, after_fork_child);
+    bp_gate_configure(bp_opt(OPT_MODE) == MODE_ENFORCE, (int)bp_opt(OPT_MIN_WORKERS));
     atomic_store(&bp_active, 1);
     if (bp_monitor_start())
         bp_warn("cannot start the monitor thread; no log will be written");

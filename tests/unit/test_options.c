@@ -44,10 +44,13 @@ Test(options, defaults_without_environment)
 {
     load(NULL);
     cr_expect_eq(nwarn, 0);
-    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_ENFORCE);
     cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
     cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
     cr_expect_eq(bp_opt(OPT_LOG), 0);
+    cr_expect_float_eq(bp_optf(OPT_GIL_DANGER), 0.3, 1e-12);
+    cr_expect_float_eq(bp_optf(OPT_EWMA_ALPHA), 0.2, 1e-12);
+    cr_expect_eq(bp_opt(OPT_HYSTERESIS), 3);
 }
 
 Test(options, valid_values_are_taken)
@@ -70,11 +73,11 @@ Test(options, each_bad_value_warns_once_and_keeps_default)
                          "BETAPOOL_STATS=", "BETAPOOL_LOG=", NULL};
     load(env);
     cr_expect_eq(nwarn, 5);
-    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_ENFORCE);
     cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
     cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
     cr_expect_eq(bp_opt(OPT_LOG), 0);
-    cr_expect(warned("BETAPOOL_MODE=\"fast\" is not valid (expected one of off observe); using the default, observe"));
+    cr_expect(warned("BETAPOOL_MODE=\"fast\" is not valid (expected one of off observe enforce); using the default, enforce"));
     cr_expect(warned("BETAPOOL_INTERVAL_MS=\"-5\" is not valid (out of range 10..60000)"));
     cr_expect(warned("BETAPOOL_LOG=\"\" is not valid (empty path)"));
     cr_expect(warned("BETAPOOL_VERBOSE=\"2\""));
@@ -117,8 +120,40 @@ Test(options, format_quotes_paths_for_json)
     bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
     cr_expect_str_eq(buf, "\"/tmp/a\\\"b\\\\c\"");
     bp_option_format(&bp_options[OPT_MODE], buf, sizeof buf);
-    cr_expect_str_eq(buf, "\"observe\"");
+    cr_expect_str_eq(buf, "\"enforce\"");
     load(NULL);
     bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
     cr_expect_str_eq(buf, "null");
+}
+
+Test(options, floats_are_parsed_without_the_locale)
+{
+    const char *env[] = {"BETAPOOL_GIL_DANGER=0.45", "BETAPOOL_EWMA_ALPHA=1", NULL};
+    load(env);
+    cr_expect_eq(nwarn, 0);
+    cr_expect_float_eq(bp_optf(OPT_GIL_DANGER), 0.45, 1e-12);
+    cr_expect_float_eq(bp_optf(OPT_EWMA_ALPHA), 1.0, 1e-12);
+    char buf[32];
+    bp_option_format(&bp_options[OPT_GIL_DANGER], buf, sizeof buf);
+    cr_expect_str_eq(buf, "0.450");
+    const char *bad[] = {"BETAPOOL_GIL_DANGER=0,4", "BETAPOOL_EWMA_ALPHA=0", NULL};
+    load(bad);
+    cr_expect_eq(nwarn, 2, "0,4 is not a number here; alpha 0 is out of range");
+    const char *exp[] = {"BETAPOOL_GIL_DANGER=1e-1", NULL};
+    load(exp);
+    cr_expect_eq(nwarn, 1);
+    const char *bad2[] = {"BETAPOOL_GIL_DANGER=1.5", "BETAPOOL_EWMA_ALPHA=.", NULL};
+    load(bad2);
+    cr_expect_eq(nwarn, 2);
+    cr_expect_float_eq(bp_optf(OPT_GIL_DANGER), 0.3, 1e-12);
+}
+
+Test(options, min_above_max_uses_both_defaults)
+{
+    const char *env[] = {"BETAPOOL_MIN_WORKERS=10", "BETAPOOL_MAX_WORKERS=4", NULL};
+    load(env);
+    cr_expect_eq(nwarn, 1);
+    cr_expect(warned("BETAPOOL_MIN_WORKERS=10 is above BETAPOOL_MAX_WORKERS=4"));
+    cr_expect_eq(bp_opt(OPT_MIN_WORKERS), bp_options[OPT_MIN_WORKERS].def);
+    cr_expect_eq(bp_opt(OPT_MAX_WORKERS), bp_options[OPT_MAX_WORKERS].def);
 }
