@@ -24,6 +24,7 @@ struct bp_real {
     int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
     int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
     int (*mutex_lock)(pthread_mutex_t *);
+    int (*mutex_trylock)(pthread_mutex_t *);
     int (*mutex_unlock)(pthread_mutex_t *);
     int (*cond_init)(pthread_cond_t *, const pthread_condattr_t *);
     int (*cond_signal)(pthread_cond_t *);
@@ -178,12 +179,13 @@ enum bp_gil_step {
     STEP_TAKING,        /* lock(M) seen, GIL not yet ours */
     STEP_TAKING_WAITED, /* ... and it had to wait on C */
     STEP_SWITCH_WAIT,   /* after a requested drop, until the next holder takes */
-    STEP_DROPPING,      /* signal(C) seen, unlock(M) not yet returned */
+    STEP_DROPPING,      /* signal(C) seen, unlock(M) not yet returned (PH_WAIT) */
 };
 
 /* The online take/drop rules, one call per event seen on a GIL object. */
 enum bp_gil_event {
     EV_LOCK_MUTEX,        /* lock(M) */
+    EV_MUTEX_CONTENDED,   /* ... and M was not free at once */
     EV_UNLOCK_MUTEX,      /* unlock(M), after it returned */
     EV_LOCK_SWITCH,       /* lock(SM) */
     EV_UNLOCK_SWITCH,     /* unlock(SM), after it returned */

@@ -13,7 +13,10 @@
  * lock(SM) during a take completes it; signal(C) by the holder is a drop,
  * complete when its unlock(M) returns; lock(SM) after a drop starts the
  * forced-switch wait, ended by unlock(SM); unlock(M) during a take that
- * never reached lock(SM) was not a take. */
+ * never reached lock(SM) was not a take.
+ *
+ * Only one thread holds the GIL at a time, and the accounting keeps it so:
+ * the hand-over at either end of a hold is counted as waiting. */
 #include "bp.h"
 
 struct bp_gil bp_gil;
@@ -81,14 +84,19 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
         t->gil_step = STEP_TAKING;
         bp_phase_set(t, PH_WAIT, now_fn());
         return;
+    case EV_MUTEX_CONTENDED:
+        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
+            t->gil_step = STEP_TAKING_WAITED;
+        return;
     case EV_TIMEDWAIT_COND:
         if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
             t->gil_step = STEP_TAKING_WAITED;
         return;
     case EV_LOCK_SWITCH:
         if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
-            /* Take complete. A take that never waited on C took no time
-             * worth a clock read: it holds from when it asked. */
+            /* Take complete. A take that found M free and never waited
+             * on C took no time worth a clock read: it holds from when it
+             * asked. */
             uint64_t at = t->gil_step == STEP_TAKING_WAITED
                               ? now_fn()
                               : atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
@@ -110,14 +118,17 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
         }
         return;
     case EV_SIGNAL_COND:
-        /* The holder's drop: it holds until its unlock(M) returns, so the
-         * hand-over (a wake-up that may well preempt it) is not counted as
-         * time blocked outside the GIL. */
-        if (ph == PH_HELD)
+        /* The holder's drop. Until its unlock(M) returns, the thread is
+         * handing the GIL over: the wake-ups it makes may preempt it, and
+         * that time is neither holding (the next holder already does) nor
+         * blocked outside: it is on the GIL's account. */
+        if (ph == PH_HELD) {
+            bp_phase_set(t, PH_WAIT, now_fn());
             t->gil_step = STEP_DROPPING;
+        }
         return;
     case EV_UNLOCK_MUTEX: /* seen after the real unlock returned */
-        if (ph == PH_HELD && t->gil_step == STEP_DROPPING) {
+        if (ph == PH_WAIT && t->gil_step == STEP_DROPPING) {
             t->gil_step = STEP_NONE;
             bp_phase_set(t, PH_OUTSIDE, now_fn());
         } else if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {

@@ -181,8 +181,14 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
     }
     if (is_gil(m, &bp_gil.mutex)) {
         struct bp_thread *t = bp_self;
-        if (t)
+        if (t) {
             take_start(t);
+            /* Did the take have to wait for M? Then its end needs a clock
+             * read of its own. */
+            if (bp_real.mutex_trylock && bp_real.mutex_trylock(m) == 0)
+                return 0;
+            bp_gil_event(t, EV_MUTEX_CONTENDED, bp_now_ns);
+        }
     } else if (is_gil(m, &bp_gil.switch_mutex)) {
         struct bp_thread *t = bp_self;
         if (t)
@@ -202,9 +208,9 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
     if (is_gil(m, &bp_gil.mutex)) {
         struct bp_thread *t = bp_self;
         if (t) {
-            uint32_t before = atomic_load_explicit(&t->phase, memory_order_relaxed);
+            int dropping = t->gil_step == STEP_DROPPING;
             bp_gil_event(t, EV_UNLOCK_MUTEX, bp_now_ns);
-            if (before == PH_HELD && t->has_slot &&
+            if (dropping && t->has_slot &&
                 atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE)
                 bp_gate_after_drop(t, atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed));
         }

@@ -30,6 +30,7 @@ void bp_real_resolve(void)
     bp_real.pthread_create = next_sym("pthread_create");
     bp_real.mutex_init = next_sym("pthread_mutex_init");
     bp_real.mutex_lock = next_sym("pthread_mutex_lock");
+    bp_real.mutex_trylock = next_sym("pthread_mutex_trylock");
     bp_real.mutex_unlock = next_sym("pthread_mutex_unlock");
     bp_real.cond_init = dlvsym(RTLD_NEXT, "pthread_cond_init", COND_VERSION);
     bp_real.cond_signal = dlvsym(RTLD_NEXT, "pthread_cond_signal", COND_VERSION);

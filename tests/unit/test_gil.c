@@ -59,8 +59,9 @@ Test(gil, uncontended_take_and_drop_split_time)
     cr_expect_eq(acc(t, PH_OUTSIDE), 2000);
     cr_expect_eq(acc(t, PH_HELD), 7000);
     cr_expect_eq(acc(t, PH_WAIT), 0);
-    /* One read to start the take, one to drop: none to finish a free take. */
-    cr_expect_eq(clock_reads, 2);
+    /* One read to start the take, two for the drop (its start and end):
+     * none to finish a take that found the GIL free. */
+    cr_expect_eq(clock_reads, 3);
 }
 
 Test(gil, contended_take_counts_wait)
@@ -178,17 +179,30 @@ Test(gil, unrelated_cond_init_is_ignored)
     cr_expect_eq(atomic_load(&bp_gil.found), 0);
 }
 
-Test(gil, a_drop_holds_until_unlock_returns)
+Test(gil, the_hand_over_at_a_drop_is_gil_wait)
 {
     struct bp_thread *t = fresh();
     take_uncontended(t);
     fake_now = 2000;
     bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
     bp_gil_event(t, EV_SIGNAL_COND, now_fn);
-    cr_expect_eq(atomic_load(&t->phase), PH_HELD);
+    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
     fake_now = 2700; /* preempted while waking the next holder */
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
     cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
-    cr_expect_eq(acc(t, PH_HELD), 1700);
+    cr_expect_eq(acc(t, PH_HELD), 1000);
+    cr_expect_eq(acc(t, PH_WAIT), 700);
     cr_expect_eq(acc(t, PH_OUTSIDE), 0);
+}
+
+Test(gil, a_take_that_waited_for_the_mutex_holds_from_when_it_got_it)
+{
+    struct bp_thread *t = fresh();
+    fake_now = 2000;
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    bp_gil_event(t, EV_MUTEX_CONTENDED, now_fn);
+    fake_now = 2600;
+    bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_HELD);
+    cr_expect_eq(acc(t, PH_WAIT), 600);
 }
