@@ -2,6 +2,7 @@
  * locale: numbers are printed from integers) and written with write(2).
  * Only the shim's own thread and the exit path write here. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -159,6 +160,24 @@ void bp_json_figures(struct bp_json *j, const struct bp_figures *f)
     bp_json_ratio(j, "beta_io", bp_beta_io(f));
 }
 
+/* ---- stderr ---- */
+
+/* One line "betapool: warning: ..." in a single write(2). */
+void bp_warn(const char *fmt, ...)
+{
+    char buf[1200];
+    int n = snprintf(buf, sizeof buf, "betapool: warning: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+}
+
 /* ---- the file ---- */
 
 static int log_fd = -1;
@@ -169,10 +188,15 @@ static void write_all(const char *s, size_t n)
 {
     while (n > 0 && log_fd >= 0) {
         ssize_t w = write(log_fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return; /* disk full or gone: the host runs on */
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            /* Disk full, a file that takes no writes: say so once, stop
+             * logging, and let the host run on. */
+            bp_warn("cannot write the log: %s; no more log records", w < 0 ? strerror(errno) : "no progress");
+            close(log_fd);
+            log_fd = -1;
+            return;
         }
         s += w;
         n -= (size_t)w;

@@ -29,21 +29,6 @@ const char *bp_via_name(int via)
     }
 }
 
-void bp_warn(const char *fmt, ...)
-{
-    char buf[1200];
-    int n = snprintf(buf, sizeof buf, "betapool: warning: ");
-    va_list ap;
-    va_start(ap, fmt);
-    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof buf - 2)
-        n = (int)sizeof buf - 2;
-    buf[n++] = '\n';
-    ssize_t w = write(2, buf, (size_t)n);
-    (void)w;
-}
-
 static void warn_option(const char *msg)
 {
     bp_warn("%s", msg);

@@ -13,6 +13,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class _Result(unittest.TextTestResult):
+    """Counts units: a test method, or each subtest of one that has them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.units_passed = 0
+        self._with_subtests = set()
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        self._with_subtests.add(test.id())
+        if err is None:
+            self.units_passed += 1
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        if test.id() not in self._with_subtests:
+            self.units_passed += 1
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         # Skips must be visible, never silent.
@@ -41,9 +59,9 @@ def main():
     res = runner.run(suite)
     failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
     skipped = len(res.skipped)
-    passed = res.testsRun - failed - skipped
+    passed = res.units_passed
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed or res.testsRun == 0 else 0
+    return 1 if failed or passed + skipped == 0 else 0
 
 
 if __name__ == "__main__":
