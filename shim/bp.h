@@ -165,8 +165,19 @@ struct bp_gil {
     _Atomic(void *) switch_mutex;  /* SM = C + 136 */
     _Atomic int found;
     _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters) */
+    _Atomic int disabled;          /* a free-threaded CPython without a GIL */
+    _Atomic int layout_checks;     /* takes still to verify (see gil.c) */
+    _Atomic int layout_failed;
 };
 extern struct bp_gil bp_gil BP_HIDDEN;
+/* Offset of the GIL struct's `locked` flag from its cond (x86-64 glibc):
+ * interval, last_holder, locked, switch_number, then cond. */
+#define BP_GIL_LOCKED_FROM_COND (-16)
+/* Stop following the GIL: its layout is not what betapool expects. */
+void bp_gil_forget(void) BP_HIDDEN;
+/* After a take completed (unlock(SM) by the new holder), CPython's own
+ * `locked` flag must be set; returns 0 when the layout is refuted. */
+int bp_gil_check_take(void) BP_HIDDEN;
 #define BP_GIL_MUTEX_OFFSET 48
 #define BP_GIL_SWITCH_COND_OFFSET 88
 #define BP_GIL_SWITCH_MUTEX_OFFSET 136
@@ -179,7 +190,8 @@ enum bp_gil_step {
     STEP_TAKING,        /* lock(M) seen, GIL not yet ours */
     STEP_TAKING_WAITED, /* ... and it had to wait on C */
     STEP_SWITCH_WAIT,   /* after a requested drop, until the next holder takes */
-    STEP_DROPPING,      /* signal(C) seen, unlock(M) not yet returned (PH_WAIT) */
+    STEP_DROP_BEGIN,    /* lock(M) by the holder (PH_WAIT from here) */
+    STEP_DROPPING,      /* ... then signal(C); the drop ends when unlock(M) returns */
 };
 
 /* The online take/drop rules, one call per event seen on a GIL object. */
@@ -254,6 +266,10 @@ struct bp_python {
 extern struct bp_python bp_python BP_HIDDEN;
 void bp_python_detect(void) BP_HIDDEN;
 void bp_python_read_version(void) BP_HIDDEN;
+/* 3.13: CPython's own debug offsets. Returns 2 when they confirm the GIL
+ * found, 1 when there is nothing to compare, 0 when they refute it; sets
+ * *free_threaded. */
+int bp_python_cross_check(void *gil_cond, int *free_threaded, char *why, size_t n) BP_HIDDEN;
 static inline int bp_in_python(const void *addr)
 {
     uintptr_t a = (uintptr_t)addr;

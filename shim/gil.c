@@ -10,8 +10,8 @@
  * drop_gil:  lock(M), signal(C), unlock(M), and after a drop request
  *            lock(SM), maybe wait(SC, SM), unlock(SM).
  * The online rules, per thread: lock(M) while not holding starts a take;
- * lock(SM) during a take completes it; signal(C) by the holder is a drop,
- * complete when its unlock(M) returns; lock(SM) after a drop starts the
+ * lock(SM) during a take completes it; lock(M) by the holder followed by
+ * signal(C) is a drop, complete when its unlock(M) returns; lock(SM) after a drop starts the
  * forced-switch wait, ended by unlock(SM); unlock(M) during a take that
  * never reached lock(SM) was not a take.
  *
@@ -58,8 +58,36 @@ void bp_gil_note_cond_init(void *c)
     atomic_store_explicit(&bp_gil.mutex, base + BP_GIL_MUTEX_OFFSET, memory_order_relaxed);
     atomic_store_explicit(&bp_gil.switch_cond, base + BP_GIL_SWITCH_COND_OFFSET, memory_order_relaxed);
     atomic_store_explicit(&bp_gil.switch_mutex, base + BP_GIL_SWITCH_MUTEX_OFFSET, memory_order_relaxed);
+    atomic_store_explicit(&bp_gil.layout_checks, 32, memory_order_relaxed);
     atomic_store_explicit(&bp_gil.cond, c, memory_order_release);
     atomic_store_explicit(&bp_gil.found, 1, memory_order_release);
+}
+
+void bp_gil_forget(void)
+{
+    atomic_store(&bp_gil.found, 0);
+    atomic_store(&bp_gil.cond, NULL);
+    atomic_store(&bp_gil.mutex, NULL);
+    atomic_store(&bp_gil.switch_cond, NULL);
+    atomic_store(&bp_gil.switch_mutex, NULL);
+    atomic_store(&bp_gil.layout_checks, 0);
+}
+
+/* The first takes are checked against CPython's own flag: a take that
+ * completed leaves `locked` set. A GIL struct laid out differently (a
+ * CPython betapool does not know) shows here before anything is throttled. */
+int bp_gil_check_take(void)
+{
+    if (atomic_fetch_sub_explicit(&bp_gil.layout_checks, 1, memory_order_relaxed) <= 0)
+        return 1;
+    char *c = atomic_load_explicit(&bp_gil.cond, memory_order_acquire);
+    if (!c)
+        return 1;
+    int locked = atomic_load_explicit((_Atomic int *)(void *)(c + BP_GIL_LOCKED_FROM_COND), memory_order_relaxed);
+    if (locked == 1)
+        return 1;
+    atomic_store(&bp_gil.layout_failed, 1);
+    return 0;
 }
 
 void bp_gil_reset(void)
@@ -70,6 +98,9 @@ void bp_gil_reset(void)
     atomic_store(&bp_gil.switch_cond, NULL);
     atomic_store(&bp_gil.switch_mutex, NULL);
     atomic_store(&bp_gil.foreign_gils, 0);
+    atomic_store(&bp_gil.disabled, 0);
+    atomic_store(&bp_gil.layout_checks, 0);
+    atomic_store(&bp_gil.layout_failed, 0);
     for (int i = 0; i < RECENT; i++)
         atomic_store(&recent_mutex[i], NULL);
 }
@@ -79,8 +110,15 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
     uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
     switch (ev) {
     case EV_LOCK_MUTEX:
-        if (ph == PH_HELD || ph == PH_WAIT)
-            return; /* the holder dropping, or a nested lock */
+        if (ph == PH_HELD) {
+            /* The holder starts its drop. The clock is read here, before
+             * M is taken, to keep the read out of M's critical section. */
+            t->gil_step = STEP_DROP_BEGIN;
+            bp_phase_set(t, PH_WAIT, now_fn());
+            return;
+        }
+        if (ph == PH_WAIT)
+            return; /* a nested lock */
         t->gil_step = STEP_TAKING;
         bp_phase_set(t, PH_WAIT, now_fn());
         return;
@@ -118,19 +156,22 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
         }
         return;
     case EV_SIGNAL_COND:
-        /* The holder's drop. Until its unlock(M) returns, the thread is
-         * handing the GIL over: the wake-ups it makes may preempt it, and
-         * that time is neither holding (the next holder already does) nor
-         * blocked outside: it is on the GIL's account. */
-        if (ph == PH_HELD) {
-            bp_phase_set(t, PH_WAIT, now_fn());
+        /* The holder's drop. From its lock(M) until its unlock(M) returns,
+         * the thread is handing the GIL over: the wake-ups it makes may
+         * preempt it, and that time is neither holding (the next holder
+         * already may) nor blocked outside: it is on the GIL's account. */
+        if (ph == PH_WAIT && t->gil_step == STEP_DROP_BEGIN)
             t->gil_step = STEP_DROPPING;
-        }
         return;
     case EV_UNLOCK_MUTEX: /* seen after the real unlock returned */
         if (ph == PH_WAIT && t->gil_step == STEP_DROPPING) {
             t->gil_step = STEP_NONE;
             bp_phase_set(t, PH_OUTSIDE, now_fn());
+        } else if (ph == PH_WAIT && t->gil_step == STEP_DROP_BEGIN) {
+            /* The holder locked M for something else (3.13's pending
+             * calls): it still holds the GIL. */
+            t->gil_step = STEP_NONE;
+            bp_phase_set(t, PH_HELD, now_fn());
         } else if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
             /* lock(M) .. unlock(M) with no lock(SM): not a take. */
             t->gil_step = STEP_NONE;

@@ -151,14 +151,15 @@ static uint64_t cached_now(void)
     return hook_now;
 }
 
-/* lock(M) by a thread outside the GIL: a take starts. In enforce mode a
- * worker without a slot may be parked here first, outside the GIL. */
-static void take_start(struct bp_thread *t)
+/* lock(M): by a thread outside the GIL a take starts (returns 1). In
+ * enforce mode a worker without a slot may be parked here first, outside
+ * the GIL. By the holder, a drop starts (returns 0). */
+static int take_start(struct bp_thread *t)
 {
     uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
     if (ph != PH_OUTSIDE) {
         bp_gil_event(t, EV_LOCK_MUTEX, bp_now_ns);
-        return;
+        return 0;
     }
     uint64_t now = bp_now_ns();
     if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed)) {
@@ -170,6 +171,7 @@ static void take_start(struct bp_thread *t)
     }
     hook_now = now;
     bp_gil_event(t, EV_LOCK_MUTEX, cached_now);
+    return 1;
 }
 
 HOOK int pthread_mutex_lock(pthread_mutex_t *m)
@@ -181,8 +183,7 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
     }
     if (is_gil(m, &bp_gil.mutex)) {
         struct bp_thread *t = bp_self;
-        if (t) {
-            take_start(t);
+        if (t && take_start(t)) {
             /* Did the take have to wait for M? Then its end needs a clock
              * read of its own. */
             if (bp_real.mutex_trylock && bp_real.mutex_trylock(m) == 0)
@@ -216,8 +217,16 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
         }
     } else if (is_gil(m, &bp_gil.switch_mutex)) {
         struct bp_thread *t = bp_self;
-        if (t)
+        if (t) {
+            if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.layout_checks, memory_order_relaxed) > 0) &&
+                atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_HELD && !bp_gil_check_take()) {
+                /* Not the layout we know: stop following this GIL. The
+                 * monitor says so and opens the gate. */
+                bp_gil_forget();
+                return r;
+            }
             bp_gil_event(t, EV_UNLOCK_SWITCH, bp_now_ns);
+        }
     }
     return r;
 }

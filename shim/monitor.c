@@ -88,7 +88,52 @@ static void write_notes(uint64_t now)
 
 static const char *gil_state(void)
 {
+    if (atomic_load(&bp_gil.disabled))
+        return "disabled";
     return atomic_load(&bp_gil.found) ? "found" : "not_found";
+}
+
+/* Stop throttling and following the GIL, and say why, once. */
+static void give_up_gil(const char *why)
+{
+    bp_gil_forget();
+    atomic_store(&bp_gate.enabled, 0);
+    bp_gate_open();
+    bp_note("warning", why);
+    if (bp_opt(OPT_VERBOSE) || bp_opt(OPT_MODE) == MODE_ENFORCE)
+        bp_warn("%s", why);
+}
+
+/* The first tick after the GIL is found: confirm its layout where CPython
+ * publishes it (3.13+), and notice a free-threaded build. */
+static int layout_confirmed;
+static void confirm_layout(void)
+{
+    if (layout_confirmed)
+        return;
+    void *cond = atomic_load(&bp_gil.cond);
+    int free_threaded = 0;
+    char why[200] = "";
+    int ok = bp_python_cross_check(cond, &free_threaded, why, sizeof why);
+    if (free_threaded) {
+        atomic_store(&bp_gil.disabled, 1);
+        layout_confirmed = 1;
+        if (cond)
+            give_up_gil("free-threaded CPython without a GIL: betapool observes thread starts only");
+        else
+            bp_note("info", "free-threaded CPython without a GIL: betapool observes thread starts only");
+        return;
+    }
+    if (!cond)
+        return;
+    layout_confirmed = 1;
+    if (ok == 2)
+        bp_note("info", "the GIL's place agrees with CPython's own debug offsets");
+    if (!ok) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the GIL's layout is not the one betapool knows (%s): it follows and throttles nothing", why);
+        give_up_gil(msg);
+    }
 }
 
 static void write_start(uint64_t now)
@@ -164,6 +209,12 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     unsigned alive = 0, waiting = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
 
+    confirm_layout();
+    if (atomic_load(&bp_gil.layout_failed) && atomic_load(&bp_gate.enabled)) {
+        atomic_store(&bp_gil.layout_failed, 0);
+        give_up_gil("the GIL did not behave as the layout betapool knows (its lock flag was clear after a "
+                    "take): betapool follows and throttles nothing");
+    }
     if (!start_written) {
         write_start(now);
         if (!atomic_load(&bp_gil.found)) {
