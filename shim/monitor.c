@@ -78,6 +78,12 @@ static void write_notes(uint64_t now)
         atomic_flag_clear_explicit(&notes_lock, memory_order_release);
         if (!have)
             return;
+        if (bp_opt(OPT_VERBOSE)) {
+            char out[300];
+            int n = snprintf(out, sizeof out, "betapool: %s: %s\n", level, msg);
+            ssize_t w = write(2, out, n < (int)sizeof out ? (size_t)n : sizeof out - 1);
+            (void)w;
+        }
         struct bp_json j;
         bp_json_begin(&j, line, sizeof line, "note", since_start(now));
         bp_json_str(&j, "level", level);
@@ -100,8 +106,8 @@ static void give_up_gil(const char *why)
     atomic_store(&bp_gate.enabled, 0);
     bp_gate_open();
     bp_note("warning", why);
-    if (bp_opt(OPT_VERBOSE) || bp_opt(OPT_MODE) == MODE_ENFORCE)
-        bp_warn("%s", why);
+    if (!bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_ENFORCE)
+        bp_warn("%s", why); /* verbose runs see the note itself */
 }
 
 /* The first tick after the GIL is found: confirm its layout where CPython

@@ -67,11 +67,17 @@ def read_log(path):
 
 def run_logged(python, script_args, extra_env=None, timeout=120):
     """Run python with the shim and a log; return (completed, records)."""
+    return run_logged_env(python, script_args, shim_env(extra_env), timeout)
+
+
+def run_logged_env(python, script_args, env, timeout=120):
+    """Like run_logged, with the whole environment given (BETAPOOL_LOG is
+    added)."""
     d = tempfile.mkdtemp(prefix="betapool-test-")
     log = os.path.join(d, "run.jsonl")
-    env = {"BETAPOOL_LOG": log}
-    env.update(extra_env or {})
-    cp = run([python] + list(script_args), env, timeout=timeout)
+    env = dict(env, BETAPOOL_LOG=log)
+    cp = subprocess.run([python] + list(script_args), env=env, capture_output=True,
+                        text=True, timeout=timeout)
     recs = read_log(log) if os.path.exists(log) else []
     shutil.rmtree(d, ignore_errors=True)
     return cp, recs

@@ -120,6 +120,7 @@ Test(gil, holder_events_that_are_not_drops_change_nothing)
     fake_now = 3000;
     /* The holder locks and unlocks M (no signal): still holding. */
     bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    fake_now = 3100;
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
     bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
     bp_gil_event(t, EV_UNLOCK_SWITCH, now_fn);
@@ -185,7 +186,10 @@ Test(gil, the_hand_over_at_a_drop_is_gil_wait)
     take_uncontended(t);
     fake_now = 2000;
     bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
+    clock_reads = 0;
     bp_gil_event(t, EV_SIGNAL_COND, now_fn);
+    cr_expect_eq(clock_reads, 0, "no clock read inside the GIL mutex");
     cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
     fake_now = 2700; /* preempted while waking the next holder */
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
@@ -205,4 +209,35 @@ Test(gil, a_take_that_waited_for_the_mutex_holds_from_when_it_got_it)
     bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
     cr_expect_eq(atomic_load(&t->phase), PH_HELD);
     cr_expect_eq(acc(t, PH_WAIT), 600);
+}
+
+Test(gil, layout_check_reads_cpythons_lock_flag)
+{
+    bp_gil_reset();
+    static _Alignas(64) char gil[256];
+    char *c = gil + 32;
+    bp_gil_note_mutex_init(c + BP_GIL_MUTEX_OFFSET);
+    bp_gil_note_mutex_init(c + BP_GIL_SWITCH_MUTEX_OFFSET);
+    bp_gil_note_cond_init(c);
+    cr_assert_eq(atomic_load(&bp_gil.found), 1);
+    int *locked = (int *)(void *)(c + BP_GIL_LOCKED_FROM_COND);
+    *locked = 1; /* as take_gil leaves it */
+    cr_expect_eq(bp_gil_check_take(), 1);
+    cr_expect_eq(atomic_load(&bp_gil.layout_failed), 0);
+    *locked = 0; /* a struct laid out differently */
+    cr_expect_eq(bp_gil_check_take(), 0);
+    cr_expect_eq(atomic_load(&bp_gil.layout_failed), 1);
+    bp_gil_forget();
+    cr_expect_eq(atomic_load(&bp_gil.found), 0);
+    cr_expect_eq(atomic_load(&bp_gil.mutex), NULL);
+    /* Checks stop after a bounded number of takes. */
+    bp_gil_reset();
+    bp_gil_note_mutex_init(c + BP_GIL_MUTEX_OFFSET);
+    bp_gil_note_mutex_init(c + BP_GIL_SWITCH_MUTEX_OFFSET);
+    bp_gil_note_cond_init(c);
+    *locked = 1;
+    for (int i = 0; i < 32; i++)
+        cr_expect_eq(bp_gil_check_take(), 1);
+    *locked = 0;
+    cr_expect_eq(bp_gil_check_take(), 1, "past its budget the check costs nothing and says nothing");
 }
