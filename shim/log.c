@@ -156,6 +156,7 @@ void bp_json_figures(struct bp_json *j, const struct bp_figures *f)
     bp_json_ms(j, "gil_wait_ms", f->wait_ns);
     bp_json_ms(j, "idle_ms", f->idle_ns);
     bp_json_ms(j, "blocked_ms", f->blocked_ns);
+    bp_json_ms(j, "parked_ms", f->parked_ns);
     bp_json_ratio(j, "beta", bp_beta(f));
     bp_json_ratio(j, "beta_io", bp_beta_io(f));
 }

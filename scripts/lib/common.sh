@@ -1,0 +1,45 @@
+# Sourced by scripts/test and scripts/demo: install what is missing, build.
+# Debian packages betapool needs to build and test.
+BETAPOOL_PACKAGES="meson ninja-build pkg-config gcc clang libcriterion-dev python3"
+
+repo_root() {
+    cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd
+}
+
+missing_packages() {
+    local p missing=""
+    for p in $BETAPOOL_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    echo "$missing"
+}
+
+# Installs missing packages when root; otherwise prints the exact command.
+ensure_packages() {
+    local missing
+    missing=$(missing_packages)
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "betapool: these Debian packages are missing:$missing" >&2
+        echo "betapool: run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+        return 1
+    fi
+    echo "== installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null || {
+        echo "betapool: apt-get install failed for:$missing" >&2
+        return 1
+    }
+}
+
+# build DIR [meson options...]: configure once, then compile.
+build() {
+    local dir=$1
+    shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log" >&2; return 1; }
+        rm -f "$dir.setup.log"
+    fi
+    meson compile -C "$dir" >"$dir.compile.log" 2>&1 || { cat "$dir.compile.log" >&2; return 1; }
+    rm -f "$dir.compile.log"
+}
