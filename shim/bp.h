@@ -99,6 +99,7 @@ struct bp_thread {
     uint32_t next_free;     /* free-list link */
     /* The gate (enforce mode): owner-written except park_word and q_next. */
     uint8_t has_slot;
+    uint8_t after_idle;       /* waited idle since its last take: new work */
     uint64_t slot_since_ns;
     uint64_t outside_ewma_ns; /* recent GIL releases' length */
     _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */
@@ -215,11 +216,13 @@ struct bp_gate {
     _Atomic int parked;           /* threads waiting at the gate now */
     _Atomic uint64_t parks;       /* parks so far */
     _Atomic uint64_t overruns;    /* parks that reached park_max_ms */
+    _Atomic uint64_t boosts;      /* parked threads let through for the main thread */
 };
 extern struct bp_gate bp_gate BP_HIDDEN;
 void bp_gate_configure(int enabled, int k) BP_HIDDEN;
 void bp_gate_enter(struct bp_thread *t, uint64_t now) BP_HIDDEN;
 void bp_gate_release(struct bp_thread *t) BP_HIDDEN;
+void bp_gate_boost(void) BP_HIDDEN;
 void bp_gate_after_drop(struct bp_thread *t, uint64_t now) BP_HIDDEN;
 void bp_gate_note_outside(struct bp_thread *t, uint64_t outside_ns) BP_HIDDEN;
 void bp_gate_open(void) BP_HIDDEN;
@@ -228,7 +231,8 @@ void bp_gate_after_fork_child(void) BP_HIDDEN;
  * CPython did not start, not before its first take. */
 static inline int bp_gate_applies(const struct bp_thread *t)
 {
-    return t->python && t->via != VIA_MAIN && atomic_load_explicit(&t->takes, memory_order_relaxed) > 0;
+    return !t->after_idle && t->python && t->via != VIA_MAIN &&
+           atomic_load_explicit(&t->takes, memory_order_relaxed) > 0;
 }
 
 /* ---- controller.c: K from beta_io and demand ---- */

@@ -169,6 +169,7 @@ static int take_start(struct bp_thread *t)
             now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
         }
     }
+    t->after_idle = 0;
     hook_now = now;
     bp_gil_event(t, EV_LOCK_MUTEX, cached_now);
     return 1;
@@ -267,17 +268,22 @@ static inline struct bp_thread *idle_begin(const void *caller)
     if (!t || !bp_in_python(caller) ||
         atomic_load_explicit(&t->phase, memory_order_relaxed) != PH_OUTSIDE)
         return NULL;
-    /* A worker waiting for work must not keep others from the GIL. */
+    /* A worker waiting for work must not keep others from the GIL; the
+     * main thread waiting on a lock may be waiting for a parked worker. */
     if (t->has_slot)
         bp_gate_release(t);
+    else if (t->via == VIA_MAIN && atomic_load_explicit(&bp_gate.parked, memory_order_relaxed) > 0)
+        bp_gate_boost();
     bp_phase_set(t, PH_IDLE, bp_now_ns());
     return t;
 }
 
 static inline void idle_end(struct bp_thread *t)
 {
-    if (t)
+    if (t) {
         bp_phase_set(t, PH_OUTSIDE, bp_now_ns());
+        t->after_idle = 1; /* its next take starts new work */
+    }
 }
 
 HOOK int sem_wait(sem_t *s)

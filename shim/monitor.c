@@ -3,6 +3,8 @@
  * and exits, and recycles the slots of threads that ended. It is invisible
  * to Python (not created through CPython) and runs with signals blocked. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -368,6 +370,7 @@ static void write_decision_counts(struct bp_json *j)
     bp_json_close(j, '}');
     bp_json_int(j, "parks", (long long)atomic_load(&bp_gate.parks));
     bp_json_int(j, "park_overruns", (long long)atomic_load(&bp_gate.overruns));
+    bp_json_int(j, "boosts", (long long)atomic_load(&bp_gate.boosts));
 }
 
 /* ---- the exit record and the stats table ---- */
@@ -475,6 +478,46 @@ void bp_monitor_stop_and_finish(void)
     bp_real.mutex_unlock(&mon_lock);
 }
 
+/* Is the shim's own thread the last one left? A program whose last thread
+ * ends with pthread_exit (a C main() that does so, a forked child whose only
+ * thread was not main) ends when its thread count reaches zero: glibc calls
+ * exit(0) as the last thread goes. Our thread must not keep it alive. */
+static int read_stat_field(const char *path, int field, char *out, size_t n)
+{
+    char buf[1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0)
+        return -1;
+    buf[len] = 0;
+    /* Fields are counted after the ')' that ends the command name. */
+    char *p = strrchr(buf, ')');
+    for (int f = 2; p && f < field; f++)
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return -1;
+    snprintf(out, n, "%.*s", (int)strcspn(p + 1, " "), p + 1);
+    return 0;
+}
+
+static int alone(void)
+{
+    char v[32], path[64];
+    if (read_stat_field("/proc/self/stat", 20, v, sizeof v))
+        return 0;
+    int threads = atoi(v);
+    if (threads == 1)
+        return 1;
+    if (threads != 2 || gettid() == getpid())
+        return 0;
+    /* A leader that ended with pthread_exit stays counted as a zombie. */
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)getpid());
+    return read_stat_field(path, 3, v, sizeof v) == 0 && v[0] == 'Z';
+}
+
 static void *monitor_main(void *arg)
 {
     (void)arg;
@@ -492,6 +535,8 @@ static void *monitor_main(void *arg)
         if (!atomic_load(&mon_stop))
             tick(bp_now_ns(), 0, NULL);
         bp_real.mutex_unlock(&mon_lock);
+        if (alone())
+            break; /* returning lets glibc end the process, as without us */
     }
     atomic_store(&mon_running, 0);
     return NULL;

@@ -58,6 +58,9 @@ struct bp_thread *bp_thread_reserve(void)
     }
     atomic_store_explicit(&t->takes, 0, memory_order_relaxed);
     t->gil_step = STEP_NONE;
+    t->has_slot = 0;
+    t->after_idle = 0;
+    t->q_next = NULL;
     t->python = 0;
     t->via = VIA_NONE;
     t->tid = 0;
