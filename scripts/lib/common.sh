@@ -1,6 +1,10 @@
 # Sourced by scripts/test and scripts/demo: install what is missing, build.
 # Debian packages betapool needs to build and test.
 BETAPOOL_PACKAGES="meson ninja-build pkg-config gcc clang libcriterion-dev python3"
+# The sanitizer and fuzz stages: libFuzzer and clang's sanitizer runtimes
+# (clang 14's -fsanitize=fuzzer links libclang_rt.fuzzer-x86_64.a from here;
+# it is only a Recommends of clang-14). GCC's ASan/UBSan runtimes come with gcc.
+BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES libclang-rt-14-dev"
 
 repo_root() {
     cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd
@@ -41,5 +45,19 @@ build() {
         rm -f "$dir.setup.log"
     fi
     meson compile -C "$dir" >"$dir.compile.log" 2>&1 || { cat "$dir.compile.log" >&2; return 1; }
+    rm -f "$dir.compile.log"
+}
+
+# build_target DIR TARGET [meson options...]: configure once, then compile
+# only TARGET (e.g. tests/fuzz_options), so that a stage that needs one
+# program does not depend on the rest of the tree building in its setup.
+build_target() {
+    local dir=$1 target=$2
+    shift 2
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log" >&2; return 1; }
+        rm -f "$dir.setup.log"
+    fi
+    meson compile -C "$dir" "$target" >"$dir.compile.log" 2>&1 || { cat "$dir.compile.log" >&2; return 1; }
     rm -f "$dir.compile.log"
 }

@@ -11,6 +11,8 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BETAPOOL_BUILD_DIR", os.path.join(ROOT, "build"))
 LIB = os.path.join(BUILD, "shim", "libbetapool.so")
+# Preloaded after LIB, e.g. the ASan runtime for a sanitized build (scripts/test).
+PRELOAD_AFTER = os.environ.get("BETAPOOL_TEST_PRELOAD_AFTER", "").split()
 WORKLOADS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads")
 
 
@@ -49,7 +51,7 @@ def shim_env(extra=None, preload=True):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BETAPOOL_")}
     env.pop("LD_PRELOAD", None)
     if preload:
-        env["LD_PRELOAD"] = LIB
+        env["LD_PRELOAD"] = " ".join([LIB] + PRELOAD_AFTER)
     if extra:
         env.update({k: str(v) for k, v in extra.items()})
     return env
