@@ -78,6 +78,8 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     t->via = via ? via : (in_image ? VIA_START_ROUTINE : VIA_NONE);
     t->start_routine = fn;
     t->start_arg = arg;
+    if (t->python)
+        bp_monitor_ensure();
     int rc = bp_real.pthread_create(th, attr, thread_trampoline, t);
     if (rc)
         bp_thread_release(t);
@@ -193,8 +195,9 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
         }
     } else if (is_gil(m, &bp_gil.switch_mutex)) {
         struct bp_thread *t = bp_self;
-        if (t)
+        if (t) {
             bp_gil_event(t, EV_LOCK_SWITCH, bp_now_ns);
+        }
     }
     return bp_real.mutex_lock(m);
 }

@@ -213,8 +213,8 @@ static void lifetime(const struct bp_thread *t, const struct bp_times *tm, uint6
 /* One pass over the table. final: the process is exiting. */
 static void tick(uint64_t now, int final, struct bp_json *exit_json)
 {
-    struct bp_figures proc = {0};
-    unsigned alive = 0, waiting = 0;
+    struct bp_figures proc = {0}, workers = {0};
+    unsigned alive = 0, waiting = 0, workers_waiting = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
 
     confirm_layout();
@@ -267,6 +267,8 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
         int counts = measured(t, &tm);
         if (counts) {
             bp_figures_add(&proc, &f);
+            if (t->python && t->via != VIA_MAIN)
+                bp_figures_add(&workers, &f);
             if (active && f.wall_ns) {
                 struct bp_json j;
                 bp_json_begin(&j, line, sizeof line, "sample", since_start(now));
@@ -290,6 +292,7 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
         } else if (counts) {
             alive++;
             waiting += tm.phase == PH_WAIT;
+            workers_waiting += tm.phase == PH_WAIT && t->python && t->via != VIA_MAIN;
             if (final && exit_json) {
                 bp_json_open(exit_json, NULL, '{');
                 bp_json_int(exit_json, "tid", t->tid);
@@ -319,7 +322,9 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
 
     struct bp_decision d = {0};
     if (enforcing && !final) {
-        d = bp_controller_step(&ctl, bp_beta_io(&proc), (double)(parked + (int)waiting));
+        /* The controller sees the workers only: the main thread is never
+         * parked, and its sleeps or waits say nothing about theirs. */
+        d = bp_controller_step(&ctl, bp_beta_io(&workers), (double)(parked + (int)workers_waiting));
         atomic_store(&bp_gate.k, d.k_after);
         decisions[d.action]++;
         /* Every change is logged; a hold only when its reason changes. */
@@ -430,7 +435,12 @@ void bp_monitor_stop_and_finish(void)
     if (!atomic_load(&bp_active))
         return;
     atomic_store(&mon_stop, 1);
-    bp_gate_open();
+    /* The gate is not opened: parks are bounded, and waking parked daemon
+     * threads while CPython tears itself down only lets them run into a
+     * finalized interpreter (CPython 3.10 can crash there). */
+    atomic_store(&bp_gate.enabled, 0);
+    if (!bp_log_enabled() && !bp_opt(OPT_STATS))
+        return;
     bp_real.mutex_lock(&mon_lock);
     uint64_t now = bp_now_ns();
     if (bp_log_enabled()) {
@@ -542,6 +552,22 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
+/* The shim's thread starts with the process's first Python thread: a
+ * single-threaded program stays single-threaded (CPython 3.12+ warns at
+ * os.fork() in a process with more than one thread, and counts ours). */
+static _Atomic int mon_started;
+
+void bp_monitor_ensure(void)
+{
+    if (BP_LIKELY(atomic_load_explicit(&mon_started, memory_order_acquire)))
+        return;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&mon_started, &expected, 1))
+        return;
+    if (bp_monitor_start())
+        bp_warn("cannot start betapool's thread: no samples, decisions or log until exit");
+}
+
 int bp_monitor_start(void)
 {
     struct bp_controller_params p = {
@@ -571,19 +597,17 @@ int bp_monitor_start(void)
 }
 
 /* In a fork child: the parent's monitor thread is gone and its log is the
- * parent's. A child whose log path names its pid (%p) gets a log and a
- * monitor of its own when it first starts a thread; any other child stays
- * silent. Called from the atfork child handler and from pthread_create. */
+ * parent's. A child whose log path names its pid (%p) gets a log of its own
+ * when it first starts a thread (and with it a monitor); any other child
+ * writes nothing. Called from pthread_create. */
 void bp_monitor_after_fork_child(void)
 {
     if (BP_LIKELY(!atomic_load_explicit(&restart_in_child, memory_order_relaxed)))
         return;
     atomic_store(&restart_in_child, 0);
     char used[600], err[700];
-    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0) {
+    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0)
         start_written = 0;
-        bp_monitor_start();
-    }
 }
 
 void bp_shim_fork_child(void) BP_HIDDEN;
@@ -593,6 +617,7 @@ void bp_shim_fork_child(void)
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     memcpy(&mon_lock, &fresh, sizeof fresh);
     atomic_store(&mon_running, 0);
+    atomic_store(&mon_started, 0);
     atomic_store(&mon_stop, 0);
     threads_started = threads_exited = python_threads = 0;
     memset(&run_totals, 0, sizeof run_totals);

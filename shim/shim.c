@@ -109,8 +109,6 @@ __attribute__((constructor)) static void bp_init(void)
     pthread_atfork(NULL, NULL, after_fork_child);
     bp_gate_configure(bp_opt(OPT_MODE) == MODE_ENFORCE, (int)bp_opt(OPT_MIN_WORKERS));
     atomic_store(&bp_active, 1);
-    if (bp_monitor_start())
-        bp_warn("cannot start the monitor thread; no log will be written");
     if (bp_opt(OPT_VERBOSE))
         say("python image found; measuring (mode %s)", bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);
 }

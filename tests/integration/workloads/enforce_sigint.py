@@ -32,6 +32,10 @@ def main():
         caught = time.monotonic()
         stop.set()
         print(f"interrupted {caught:.6f}", flush=True)
+        # Let the workers finish before the interpreter does: CPython 3.10
+        # can crash at exit while daemon threads still run Python.
+        for t in ts:
+            t.join(5)
         sys.exit(0)
     print("not interrupted", flush=True)
     sys.exit(1)
