@@ -236,7 +236,7 @@ void bp_gate_after_fork_child(void) BP_HIDDEN;
  * CPython did not start, not before its first take. */
 static inline int bp_gate_applies(const struct bp_thread *t)
 {
-    return !t->after_idle && t->python && t->via != VIA_MAIN &&
+    return t->python && t->via != VIA_MAIN &&
            atomic_load_explicit(&t->takes, memory_order_relaxed) > 0;
 }
 

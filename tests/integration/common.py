@@ -47,11 +47,17 @@ def pythons():
     return out
 
 
+# Variables every shim run of a test module gets unless it sets its own
+# (test_robust runs everything in enforce mode, which is not the default).
+DEFAULT_ENV = {}
+
+
 def shim_env(extra=None, preload=True):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BETAPOOL_")}
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = " ".join([LIB] + PRELOAD_AFTER)
+        env.update(DEFAULT_ENV)
     if extra:
         env.update({k: str(v) for k, v in extra.items()})
     return env

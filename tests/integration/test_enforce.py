@@ -212,10 +212,8 @@ class TestEnforce(EnforceCase):
         for label, py in self.each_python():
             with self.subTest(python=label):
                 want, bare_s = self.bare(py, args)
-                # BETAPOOL_MODE unset: enforce is the default.
-                cp, out, recs, took = self.logged(label, py, args, mode=None)
-                self.assertEqual(recs[0].get("mode"), "enforce", f"{label}: the default mode: "
-                                 f"{json.dumps(recs[0])}")
+                cp, out, recs, took = self.logged(label, py, args)
+                self.assertEqual(recs[0].get("mode"), "enforce", json.dumps(recs[0]))
                 self.assertEqual(recs[0]["options"]["min_workers"], 1, json.dumps(recs[0]))
                 self.assertEqual(out["result"], want["result"], f"{label}: the result changed")
                 why = brief(recs)

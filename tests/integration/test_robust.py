@@ -80,6 +80,15 @@ def pick_heavy():
     return chosen
 
 
+
+def setUpModule():
+    # The host must survive betapool at its most intrusive: enforce mode.
+    common.DEFAULT_ENV["BETAPOOL_MODE"] = "enforce"
+
+
+def tearDownModule():
+    common.DEFAULT_ENV.pop("BETAPOOL_MODE", None)
+
 class RobustTest(common.ShimTestCase):
 
     def tmpdir(self):
@@ -269,6 +278,10 @@ class RobustTest(common.ShimTestCase):
         expected = self._baseline(py)
         d = self.tmpdir()
         used = []
+        # Compare with the library's own defaults, not this module's.
+        saved = dict(common.DEFAULT_ENV)
+        common.DEFAULT_ENV.clear()
+        self.addCleanup(common.DEFAULT_ENV.update, saved)
         for bad in (False, True):
             log = os.path.join(d, f"run-{bad}.jsonl")
             extra = {name: "99999999999999999999999" for name in OPTIONS} if bad else {}

@@ -44,7 +44,7 @@ Test(options, defaults_without_environment)
 {
     load(NULL);
     cr_expect_eq(nwarn, 0);
-    cr_expect_eq(bp_opt(OPT_MODE), MODE_ENFORCE);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
     cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
     cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
     cr_expect_eq(bp_opt(OPT_LOG), 0);
@@ -73,11 +73,11 @@ Test(options, each_bad_value_warns_once_and_keeps_default)
                          "BETAPOOL_STATS=", "BETAPOOL_LOG=", NULL};
     load(env);
     cr_expect_eq(nwarn, 5);
-    cr_expect_eq(bp_opt(OPT_MODE), MODE_ENFORCE);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
     cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
     cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
     cr_expect_eq(bp_opt(OPT_LOG), 0);
-    cr_expect(warned("BETAPOOL_MODE=\"fast\" is not valid (expected one of off observe enforce); using the default, enforce"));
+    cr_expect(warned("BETAPOOL_MODE=\"fast\" is not valid (expected one of off observe enforce); using the default, observe"));
     cr_expect(warned("BETAPOOL_INTERVAL_MS=\"-5\" is not valid (out of range 10..60000)"));
     cr_expect(warned("BETAPOOL_LOG=\"\" is not valid (empty path)"));
     cr_expect(warned("BETAPOOL_VERBOSE=\"2\""));
@@ -120,7 +120,7 @@ Test(options, format_quotes_paths_for_json)
     bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
     cr_expect_str_eq(buf, "\"/tmp/a\\\"b\\\\c\"");
     bp_option_format(&bp_options[OPT_MODE], buf, sizeof buf);
-    cr_expect_str_eq(buf, "\"enforce\"");
+    cr_expect_str_eq(buf, "\"observe\"");
     load(NULL);
     bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
     cr_expect_str_eq(buf, "null");
