@@ -289,7 +289,8 @@ static inline int bp_in_python(const void *addr)
 enum bp_mode { MODE_OFF = 0, MODE_OBSERVE, MODE_ENFORCE };
 enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_FLOAT, OPT_CHOICE, OPT_PATH };
 struct bp_option {
-    const char *name;       /* the variable is BETAPOOL_<NAME upper-cased> */
+    const char *name;       /* in the log's start record */
+    const char *env;        /* the environment variable */
     enum bp_opt_type type;
     long def, min, max;     /* OPT_INT, OPT_BOOL, OPT_CHOICE (index) */
     double fdef, fmin, fmax; /* OPT_FLOAT */
@@ -348,6 +349,7 @@ void bp_log_forget(void) BP_HIDDEN; /* in a forked child: drop the parent's log 
 extern _Atomic int bp_active BP_HIDDEN;  /* hooks do their work only when set */
 extern uint64_t bp_t0_ns BP_HIDDEN;
 void bp_warn(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2)));
+void bp_say(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2)));
 int bp_monitor_start(void) BP_HIDDEN;
 void bp_monitor_ensure(void) BP_HIDDEN; /* start it once, with the first Python thread */
 

@@ -92,14 +92,9 @@ int bp_gil_check_take(void)
 
 void bp_gil_reset(void)
 {
-    atomic_store(&bp_gil.found, 0);
-    atomic_store(&bp_gil.cond, NULL);
-    atomic_store(&bp_gil.mutex, NULL);
-    atomic_store(&bp_gil.switch_cond, NULL);
-    atomic_store(&bp_gil.switch_mutex, NULL);
+    bp_gil_forget();
     atomic_store(&bp_gil.foreign_gils, 0);
     atomic_store(&bp_gil.disabled, 0);
-    atomic_store(&bp_gil.layout_checks, 0);
     atomic_store(&bp_gil.layout_failed, 0);
     atomic_store(&bp_gil.waiters, 0);
     for (int i = 0; i < RECENT; i++)

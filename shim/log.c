@@ -163,20 +163,33 @@ void bp_json_figures(struct bp_json *j, const struct bp_figures *f)
 
 /* ---- stderr ---- */
 
-/* One line "betapool: warning: ..." in a single write(2). */
-void bp_warn(const char *fmt, ...)
+/* One line on stderr, in a single write(2). */
+static void vsay(const char *prefix, const char *fmt, va_list ap)
 {
     char buf[1200];
-    int n = snprintf(buf, sizeof buf, "betapool: warning: ");
-    va_list ap;
-    va_start(ap, fmt);
+    int n = snprintf(buf, sizeof buf, "%s", prefix);
     n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     if (n > (int)sizeof buf - 2)
         n = (int)sizeof buf - 2;
     buf[n++] = '\n';
     ssize_t w = write(2, buf, (size_t)n);
     (void)w;
+}
+
+void bp_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("betapool: warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void bp_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("betapool: ", fmt, ap);
+    va_end(ap);
 }
 
 /* ---- the file ---- */

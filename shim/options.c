@@ -16,30 +16,30 @@ static const char *const mode_choices[] = {"off", "observe", "enforce", NULL};
 struct bp_option bp_options[OPT_COUNT] = {
     /* observe by default: enforce has not yet been measured to beat stock
      * CPython (README, "Enforce mode: what was measured"). */
-    [OPT_MODE] = {.name = "mode", .type = OPT_CHOICE, .def = MODE_OBSERVE, .choices = mode_choices,
+    [OPT_MODE] = {.name = "mode", .env = "BETAPOOL_MODE", .type = OPT_CHOICE, .def = MODE_OBSERVE, .choices = mode_choices,
                   .doc = "off: pass every call through; observe: measure and log only; "
                          "enforce: also throttle worker threads at the GIL"},
-    [OPT_LOG] = {.name = "log", .type = OPT_PATH,
+    [OPT_LOG] = {.name = "log", .env = "BETAPOOL_LOG", .type = OPT_PATH,
                  .doc = "JSON Lines log path; %p is replaced by the process id; unset: no log"},
-    [OPT_INTERVAL_MS] = {.name = "interval_ms", .type = OPT_INT, .def = 100, .min = 10, .max = 60000,
+    [OPT_INTERVAL_MS] = {.name = "interval_ms", .env = "BETAPOOL_INTERVAL_MS", .type = OPT_INT, .def = 100, .min = 10, .max = 60000,
                          .doc = "how often the shim's thread samples, decides and logs (ms)"},
-    [OPT_VERBOSE] = {.name = "verbose", .type = OPT_BOOL, .max = 1,
+    [OPT_VERBOSE] = {.name = "verbose", .env = "BETAPOOL_VERBOSE", .type = OPT_BOOL, .max = 1,
                      .doc = "print every option and what betapool found, on stderr"},
-    [OPT_STATS] = {.name = "stats", .type = OPT_BOOL, .max = 1,
+    [OPT_STATS] = {.name = "stats", .env = "BETAPOOL_STATS", .type = OPT_BOOL, .max = 1,
                    .doc = "print a table of the run on stderr at exit"},
-    [OPT_MIN_WORKERS] = {.name = "min_workers", .type = OPT_INT, .def = 1, .min = 1, .max = 4096,
+    [OPT_MIN_WORKERS] = {.name = "min_workers", .env = "BETAPOOL_MIN_WORKERS", .type = OPT_INT, .def = 1, .min = 1, .max = 4096,
                          .doc = "fewest worker threads admitted to the GIL (enforce)"},
-    [OPT_MAX_WORKERS] = {.name = "max_workers", .type = OPT_INT, .def = 8, .min = 1, .max = 4096,
+    [OPT_MAX_WORKERS] = {.name = "max_workers", .env = "BETAPOOL_MAX_WORKERS", .type = OPT_INT, .def = 8, .min = 1, .max = 4096,
                          .doc = "most worker threads admitted to the GIL (enforce)"},
-    [OPT_GIL_DANGER] = {.name = "gil_danger", .type = OPT_FLOAT, .fdef = 0.3, .fmin = 0.0, .fmax = 1.0,
+    [OPT_GIL_DANGER] = {.name = "gil_danger", .env = "BETAPOOL_GIL_DANGER", .type = OPT_FLOAT, .fdef = 0.3, .fmin = 0.0, .fmax = 1.0,
                         .doc = "beta_io at or below which the veto holds K (enforce)"},
-    [OPT_EWMA_ALPHA] = {.name = "ewma_alpha", .type = OPT_FLOAT, .fdef = 0.2, .fmin = 0.01, .fmax = 1.0,
+    [OPT_EWMA_ALPHA] = {.name = "ewma_alpha", .env = "BETAPOOL_EWMA_ALPHA", .type = OPT_FLOAT, .fdef = 0.2, .fmin = 0.01, .fmax = 1.0,
                         .doc = "smoothing of beta_io, weight of the newest interval"},
-    [OPT_HYSTERESIS] = {.name = "hysteresis", .type = OPT_INT, .def = 3, .min = 1, .max = 100,
+    [OPT_HYSTERESIS] = {.name = "hysteresis", .env = "BETAPOOL_HYSTERESIS", .type = OPT_INT, .def = 3, .min = 1, .max = 100,
                         .doc = "consecutive intervals that must agree before K moves"},
-    [OPT_PARK_MAX_MS] = {.name = "park_max_ms", .type = OPT_INT, .def = 50, .min = 1, .max = 10000,
+    [OPT_PARK_MAX_MS] = {.name = "park_max_ms", .env = "BETAPOOL_PARK_MAX_MS", .type = OPT_INT, .def = 50, .min = 1, .max = 10000,
                          .doc = "longest a thread waits at the gate before it passes anyway (ms)"},
-    [OPT_SLOT_KEEP_US] = {.name = "slot_keep_us", .type = OPT_INT, .def = 50, .min = 0, .max = 1000000,
+    [OPT_SLOT_KEEP_US] = {.name = "slot_keep_us", .env = "BETAPOOL_SLOT_KEEP_US", .type = OPT_INT, .def = 50, .min = 0, .max = 1000000,
                           .doc = "a thread whose GIL releases are shorter than this keeps its slot "
                                  "across them (us)"},
 };
@@ -102,17 +102,6 @@ int bp_parse_bool(const char *s, long *out)
         }
     }
     return -1;
-}
-
-static void env_name(const struct bp_option *o, char *buf, size_t n)
-{
-    size_t i = 0;
-    const char *prefix = "BETAPOOL_";
-    for (; *prefix && i + 1 < n; prefix++)
-        buf[i++] = *prefix;
-    for (const char *p = o->name; *p && i + 1 < n; p++)
-        buf[i++] = (char)toupper((unsigned char)*p);
-    buf[i] = 0;
 }
 
 static void describe_default(const struct bp_option *o, char *buf, size_t n)
@@ -204,13 +193,12 @@ void bp_options_load(const char *(*getenv_fn)(const char *), void (*warn)(const 
 {
     for (int i = 0; i < OPT_COUNT; i++) {
         struct bp_option *o = &bp_options[i];
-        char name[64], why[160], def[64], msg[1024];
+        char why[160], def[64], msg[1024];
         o->value = o->def;
         o->fvalue = o->fdef;
         o->path[0] = 0;
         o->from_env = 0;
-        env_name(o, name, sizeof name);
-        const char *s = getenv_fn(name);
+        const char *s = getenv_fn(o->env);
         if (!s)
             continue;
         if (parse_value(o, s, why, sizeof why) == 0) {
@@ -221,7 +209,7 @@ void bp_options_load(const char *(*getenv_fn)(const char *), void (*warn)(const 
         o->fvalue = o->fdef;
         o->path[0] = 0;
         describe_default(o, def, sizeof def);
-        snprintf(msg, sizeof msg, "%s=\"%.200s\" is not valid (%s); using the default, %s", name, s,
+        snprintf(msg, sizeof msg, "%s=\"%.200s\" is not valid (%s); using the default, %s", o->env, s,
                  why, def);
         warn(msg);
     }

@@ -39,28 +39,12 @@ static const char *env(const char *name)
     return secure_getenv(name);
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char buf[1200];
-    int n = snprintf(buf, sizeof buf, "betapool: ");
-    va_list ap;
-    va_start(ap, fmt);
-    n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof buf - 2)
-        n = (int)sizeof buf - 2;
-    buf[n++] = '\n';
-    ssize_t w = write(2, buf, (size_t)n);
-    (void)w;
-}
-
 static void print_options(void)
 {
     for (int i = 0; i < OPT_COUNT; i++) {
         char val[600];
         bp_option_format(&bp_options[i], val, sizeof val);
-        say("option %-12s = %s%s", bp_options[i].name, val, bp_options[i].from_env ? "" : " (default)");
+        bp_say("option %-12s = %s%s", bp_options[i].name, val, bp_options[i].from_env ? "" : " (default)");
     }
 }
 
@@ -84,7 +68,7 @@ __attribute__((constructor)) static void bp_init(void)
         print_options();
     if (bp_opt(OPT_MODE) == MODE_OFF) {
         if (bp_opt(OPT_VERBOSE))
-            say("mode off: every call passes through");
+            bp_say("mode off: every call passes through");
         return;
     }
     struct bp_thread *main_thread = bp_thread_reserve();
@@ -103,14 +87,14 @@ __attribute__((constructor)) static void bp_init(void)
             snprintf(msg, sizeof msg, "log path in use by another process; this one writes %s", used);
             bp_note("warning", msg);
             if (bp_opt(OPT_VERBOSE))
-                say("%s", msg);
+                bp_say("%s", msg);
         }
     }
     pthread_atfork(NULL, NULL, after_fork_child);
     bp_gate_configure(bp_opt(OPT_MODE) == MODE_ENFORCE, (int)bp_opt(OPT_MIN_WORKERS));
     atomic_store(&bp_active, 1);
     if (bp_opt(OPT_VERBOSE))
-        say("python image found; measuring (mode %s)", bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);
+        bp_say("python image found; measuring (mode %s)", bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);
 }
 
 __attribute__((destructor)) static void bp_fini(void)
