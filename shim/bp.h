@@ -169,9 +169,6 @@ struct bp_gil {
     _Atomic int disabled;          /* a free-threaded CPython without a GIL */
     _Atomic int layout_checks;     /* takes still to verify (see gil.c) */
     _Atomic int layout_failed;
-    /* Threads whose take had to wait (for M or on C): written only on that
-     * slow path, read by every drop to know whether it will wake anyone. */
-    _Atomic int waiters;
 };
 extern struct bp_gil bp_gil BP_HIDDEN;
 /* Offset of the GIL struct's `locked` flag from its cond (x86-64 glibc):
@@ -194,10 +191,8 @@ enum bp_gil_step {
     STEP_TAKING,        /* lock(M) seen, GIL not yet ours */
     STEP_TAKING_WAITED, /* ... and it had to wait on C */
     STEP_SWITCH_WAIT,   /* after a requested drop, until the next holder takes */
-    STEP_DROP_BEGIN,    /* lock(M) by the holder with threads waiting (PH_WAIT from here) */
+    STEP_DROP_BEGIN,    /* lock(M) by the holder (PH_WAIT from here) */
     STEP_DROPPING,      /* ... then signal(C); the drop ends when unlock(M) returns */
-    STEP_DROP_BEGIN_QUIET, /* lock(M) by the holder, nobody waiting (still PH_HELD) */
-    STEP_DROPPING_QUIET,   /* ... then signal(C) */
 };
 
 /* The online take/drop rules, one call per event seen on a GIL object. */

@@ -96,7 +96,6 @@ void bp_gil_reset(void)
     atomic_store(&bp_gil.foreign_gils, 0);
     atomic_store(&bp_gil.disabled, 0);
     atomic_store(&bp_gil.layout_failed, 0);
-    atomic_store(&bp_gil.waiters, 0);
     for (int i = 0; i < RECENT; i++)
         atomic_store(&recent_mutex[i], NULL);
 }
@@ -107,15 +106,8 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
     switch (ev) {
     case EV_LOCK_MUTEX:
         if (ph == PH_HELD) {
-            /* The holder starts its drop. With threads waiting, the
-             * hand-over may preempt it: from here it is waiting, and the
-             * clock is read now, before M is taken, to keep the read out of
-             * M's critical section. With nobody waiting, nobody will be
-             * woken: it holds until its unlock(M) returns, one read. */
-            if (atomic_load_explicit(&bp_gil.waiters, memory_order_relaxed) == 0) {
-                t->gil_step = STEP_DROP_BEGIN_QUIET;
-                return;
-            }
+            /* The holder starts its drop. The clock is read here, before
+             * M is taken, to keep the read out of M's critical section. */
             t->gil_step = STEP_DROP_BEGIN;
             bp_phase_set(t, PH_WAIT, now_fn());
             return;
@@ -126,11 +118,12 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
         bp_phase_set(t, PH_WAIT, now_fn());
         return;
     case EV_MUTEX_CONTENDED:
-    case EV_TIMEDWAIT_COND:
-        if (ph == PH_WAIT && t->gil_step == STEP_TAKING) {
+        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
             t->gil_step = STEP_TAKING_WAITED;
-            atomic_fetch_add_explicit(&bp_gil.waiters, 1, memory_order_relaxed);
-        }
+        return;
+    case EV_TIMEDWAIT_COND:
+        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
+            t->gil_step = STEP_TAKING_WAITED;
         return;
     case EV_LOCK_SWITCH:
         if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
@@ -143,8 +136,6 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
             bp_phase_set(t, PH_HELD, at);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
-            if (t->gil_step == STEP_TAKING_WAITED)
-                atomic_fetch_sub_explicit(&bp_gil.waiters, 1, memory_order_relaxed);
             t->gil_step = STEP_NONE;
         } else if (ph == PH_OUTSIDE) {
             /* After a requested drop: waiting for another thread to take
@@ -166,15 +157,9 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
          * already may) nor blocked outside: it is on the GIL's account. */
         if (ph == PH_WAIT && t->gil_step == STEP_DROP_BEGIN)
             t->gil_step = STEP_DROPPING;
-        else if (ph == PH_HELD && t->gil_step == STEP_DROP_BEGIN_QUIET)
-            t->gil_step = STEP_DROPPING_QUIET;
         return;
     case EV_UNLOCK_MUTEX: /* seen after the real unlock returned */
-        if (ph == PH_HELD) {
-            if (t->gil_step == STEP_DROPPING_QUIET)
-                bp_phase_set(t, PH_OUTSIDE, now_fn());
-            t->gil_step = STEP_NONE; /* or M locked for something else */
-        } else if (ph == PH_WAIT && t->gil_step == STEP_DROPPING) {
+        if (ph == PH_WAIT && t->gil_step == STEP_DROPPING) {
             t->gil_step = STEP_NONE;
             bp_phase_set(t, PH_OUTSIDE, now_fn());
         } else if (ph == PH_WAIT && t->gil_step == STEP_DROP_BEGIN) {
@@ -184,8 +169,6 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
             bp_phase_set(t, PH_HELD, now_fn());
         } else if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
             /* lock(M) .. unlock(M) with no lock(SM): not a take. */
-            if (t->gil_step == STEP_TAKING_WAITED)
-                atomic_fetch_sub_explicit(&bp_gil.waiters, 1, memory_order_relaxed);
             t->gil_step = STEP_NONE;
             bp_phase_set(t, PH_OUTSIDE, now_fn());
         }

@@ -627,7 +627,6 @@ void bp_shim_fork_child(void)
     memset(decisions, 0, sizeof decisions);
     last_action = -1;
     bp_gate_after_fork_child();
-    atomic_store(&bp_gil.waiters, 0); /* the waiting threads stayed in the parent */
     bp_threads_after_fork_child();
     /* The forking thread's record is kept; its start is this child's. */
     struct bp_thread *t = bp_self;
