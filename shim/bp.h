@@ -345,7 +345,6 @@ extern _Atomic int bp_active BP_HIDDEN;  /* hooks do their work only when set */
 extern uint64_t bp_t0_ns BP_HIDDEN;
 void bp_warn(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2)));
 void bp_say(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2)));
-int bp_monitor_start(void) BP_HIDDEN;
 void bp_monitor_ensure(void) BP_HIDDEN; /* start it once, with the first Python thread */
 
 void bp_monitor_stop_and_finish(void) BP_HIDDEN;

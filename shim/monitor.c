@@ -17,7 +17,6 @@
  * the monitor's own ticks never interleave. */
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int mon_stop;
-static _Atomic int mon_running;
 static _Atomic int restart_in_child; /* set in a fork child that may log */
 static int start_written;
 static int gil_note_written;
@@ -548,8 +547,32 @@ static void *monitor_main(void *arg)
         if (alone())
             break; /* returning lets glibc end the process, as without us */
     }
-    atomic_store(&mon_running, 0);
     return NULL;
+}
+
+/* Runs once per process (and once in a fork child): monitor_ensure. */
+static int monitor_start(void)
+{
+    struct bp_controller_params p = {
+        .min = (int)bp_opt(OPT_MIN_WORKERS),
+        .max = (int)bp_opt(OPT_MAX_WORKERS),
+        .hysteresis = (int)bp_opt(OPT_HYSTERESIS),
+        .alpha = bp_optf(OPT_EWMA_ALPHA),
+        .danger = bp_optf(OPT_GIL_DANGER),
+    };
+    bp_controller_init(&ctl, &p);
+    sigset_t all, old;
+    pthread_t th;
+    pthread_attr_t attr;
+    sigfillset(&all);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = bp_real.pthread_create(&th, &attr, monitor_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc;
 }
 
 /* The shim's thread starts with the process's first Python thread: a
@@ -564,36 +587,8 @@ void bp_monitor_ensure(void)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&mon_started, &expected, 1))
         return;
-    if (bp_monitor_start())
+    if (monitor_start())
         bp_warn("cannot start betapool's thread: no samples, decisions or log until exit");
-}
-
-int bp_monitor_start(void)
-{
-    struct bp_controller_params p = {
-        .min = (int)bp_opt(OPT_MIN_WORKERS),
-        .max = (int)bp_opt(OPT_MAX_WORKERS),
-        .hysteresis = (int)bp_opt(OPT_HYSTERESIS),
-        .alpha = bp_optf(OPT_EWMA_ALPHA),
-        .danger = bp_optf(OPT_GIL_DANGER),
-    };
-    if (!atomic_load(&mon_running))
-        bp_controller_init(&ctl, &p);
-    sigset_t all, old;
-    pthread_t th;
-    pthread_attr_t attr;
-    sigfillset(&all);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    atomic_store(&mon_running, 1);
-    int rc = bp_real.pthread_create(&th, &attr, monitor_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc)
-        atomic_store(&mon_running, 0);
-    return rc;
 }
 
 /* In a fork child: the parent's monitor thread is gone and its log is the
@@ -616,7 +611,6 @@ void bp_shim_fork_child(void)
     bp_log_forget();
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     memcpy(&mon_lock, &fresh, sizeof fresh);
-    atomic_store(&mon_running, 0);
     atomic_store(&mon_started, 0);
     atomic_store(&mon_stop, 0);
     threads_started = threads_exited = python_threads = 0;
