@@ -165,6 +165,7 @@ struct bp_gil {
     _Atomic(void *) switch_cond;   /* SC = C + 88 */
     _Atomic(void *) switch_mutex;  /* SM = C + 136 */
     _Atomic int found;
+    _Atomic int claimed;           /* one GIL is (being) followed: see gil.c */
     _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters) */
     _Atomic int disabled;          /* a free-threaded CPython without a GIL */
     _Atomic int layout_checks;     /* takes still to verify (see gil.c) */

@@ -50,7 +50,14 @@ void bp_gil_note_cond_init(void *c)
     void *known = atomic_load_explicit(&bp_gil.cond, memory_order_acquire);
     if (known == c)
         return; /* re-created in place (after fork) */
-    if (known != NULL) {
+    /* The first GIL claims the fields; two noted at once (sub-interpreters
+     * created in parallel) must not leave one's cond beside the other's
+     * mutex. A GIL given up after a failed layout check keeps its claim, so
+     * no later one is followed either. */
+    int unclaimed = 0;
+    if (known != NULL ||
+        !atomic_compare_exchange_strong_explicit(&bp_gil.claimed, &unclaimed, 1, memory_order_acq_rel,
+                                                 memory_order_relaxed)) {
         /* A second GIL: a sub-interpreter with its own. Left alone. */
         atomic_fetch_add_explicit(&bp_gil.foreign_gils, 1, memory_order_relaxed);
         return;
@@ -93,6 +100,7 @@ int bp_gil_check_take(void)
 void bp_gil_reset(void)
 {
     bp_gil_forget();
+    atomic_store(&bp_gil.claimed, 0);
     atomic_store(&bp_gil.foreign_gils, 0);
     atomic_store(&bp_gil.disabled, 0);
     atomic_store(&bp_gil.layout_failed, 0);

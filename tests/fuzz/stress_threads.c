@@ -146,21 +146,27 @@ static int sample(void)
     return in_use;
 }
 
-/* CPython's create_gil from several threads at once: mutex inits of C+48
- * and C+136, then the cond init of C. Only the first GIL is taken. */
+/* CPython's create_gil from several threads at once (sub-interpreters
+ * with their own GIL): mutex inits of C+48 and C+136, then the cond init of
+ * C. Each round every noter creates its own GIL at the same moment; whichever
+ * is found, its four addresses must belong to one struct. */
+#define GIL_ROUNDS 2000
 struct fake_gil {
     char bytes[192];
 };
-static struct fake_gil gils[64];
+static struct fake_gil gils[GIL_NOTERS];
+static pthread_barrier_t gil_round;
 
 static void *gil_noter(void *arg)
 {
     int id = *(int *)arg;
-    for (int i = id; i < 64; i += GIL_NOTERS) {
-        char *c = gils[i].bytes;
+    char *c = gils[id].bytes;
+    for (int r = 0; r < GIL_ROUNDS; r++) {
+        pthread_barrier_wait(&gil_round);
         bp_gil_note_mutex_init(c + BP_GIL_MUTEX_OFFSET);
         bp_gil_note_mutex_init(c + BP_GIL_SWITCH_MUTEX_OFFSET);
         bp_gil_note_cond_init(c);
+        pthread_barrier_wait(&gil_round);
         if (atomic_load_explicit(&bp_gil.found, memory_order_acquire)) {
             char *known = atomic_load_explicit(&bp_gil.cond, memory_order_acquire);
             CHECK(known != NULL);
@@ -169,6 +175,9 @@ static void *gil_noter(void *arg)
             CHECK(atomic_load_explicit(&bp_gil.switch_mutex, memory_order_relaxed) ==
                   (void *)(known + BP_GIL_SWITCH_MUTEX_OFFSET));
         }
+        pthread_barrier_wait(&gil_round);
+        if (id == 0)
+            bp_gil_reset(); /* as in a forked child: the next round starts blank */
     }
     return NULL;
 }
@@ -180,6 +189,7 @@ int main(int argc, char **argv)
         per = 400;
     pthread_t sp[SPAWNERS], gn[GIL_NOTERS];
     int ids[GIL_NOTERS];
+    CHECK(pthread_barrier_init(&gil_round, NULL, GIL_NOTERS) == 0);
     for (int i = 0; i < SPAWNERS; i++)
         CHECK(pthread_create(&sp[i], NULL, spawner, &per) == 0);
     for (int i = 0; i < GIL_NOTERS; i++) {

@@ -241,3 +241,20 @@ Test(gil, layout_check_reads_cpythons_lock_flag)
     *locked = 0;
     cr_expect_eq(bp_gil_check_take(), 1, "past its budget the check costs nothing and says nothing");
 }
+
+Test(gil, a_gil_given_up_is_not_replaced_by_a_later_one)
+{
+    bp_gil_reset();
+    static char gil[256], later[256];
+    bp_gil_note_mutex_init(gil + BP_GIL_MUTEX_OFFSET);
+    bp_gil_note_mutex_init(gil + BP_GIL_SWITCH_MUTEX_OFFSET);
+    bp_gil_note_cond_init(gil);
+    cr_assert_eq(atomic_load(&bp_gil.found), 1);
+    bp_gil_forget(); /* its layout check failed */
+    bp_gil_note_mutex_init(later + BP_GIL_MUTEX_OFFSET);
+    bp_gil_note_mutex_init(later + BP_GIL_SWITCH_MUTEX_OFFSET);
+    bp_gil_note_cond_init(later);
+    cr_expect_eq(atomic_load(&bp_gil.found), 0);
+    cr_expect_eq(atomic_load(&bp_gil.mutex), NULL);
+    cr_expect_eq(atomic_load(&bp_gil.foreign_gils), 1);
+}
