@@ -10,8 +10,8 @@
  * must not hang.
  *
  * When a slot is given back: at a GIL drop when more slots are out than K,
- * or when threads are parked and this thread's recent GIL releases lasted
- * longer than slot_keep_us (or it has held its slot for a quantum); whenever
+ * when this thread's recent GIL releases lasted longer than slot_keep_us, or
+ * when threads are parked and it has held its slot for a quantum; whenever
  * it starts waiting on a Python lock or queue; at its exit. A thread whose
  * releases are short (small reads, socket round trips) keeps its slot across
  * them and pays no futex call per blocking call. */
@@ -196,8 +196,11 @@ void bp_gate_after_drop(struct bp_thread *t, uint64_t now)
     int over = atomic_load_explicit(&bp_gate.in_use, memory_order_relaxed) >
                atomic_load_explicit(&bp_gate.k, memory_order_relaxed);
     int waiting = atomic_load_explicit(&bp_gate.parked, memory_order_relaxed) > 0;
-    if (over || (waiting && (t->outside_ewma_ns > (uint64_t)bp_opt(OPT_SLOT_KEEP_US) * 1000u ||
-                             now - t->slot_since_ns > SLOT_QUANTUM_NS)))
+    /* A thread whose releases are long gives its slot back even when nobody
+     * is parked yet: one that arrives while it sleeps must not wait for it
+     * to wake (and releasing to nobody costs no system call). */
+    if (over || t->outside_ewma_ns > (uint64_t)bp_opt(OPT_SLOT_KEEP_US) * 1000u ||
+        (waiting && now - t->slot_since_ns > SLOT_QUANTUM_NS))
         bp_gate_release(t);
 }
 
