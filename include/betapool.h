@@ -35,6 +35,10 @@ struct betapool_metrics {
     uint64_t parks, park_overruns;
     uint64_t threads_started, threads_exited;
     uint64_t samples;           /* intervals sampled so far */
+    /* Since 0.2: GIL affinity. */
+    int32_t pinned_cpu;         /* the CPU the Python threads share now; -1: none */
+    int32_t affinity;           /* 1: BETAPOOL_AFFINITY=auto */
+    uint64_t pins, unpins;
 };
 
 /* Fills *out with up to `size` bytes of the current metrics. Returns the

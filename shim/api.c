@@ -40,6 +40,10 @@ API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
         .threads_started = p.threads_started,
         .threads_exited = p.threads_exited,
         .samples = p.ticks,
+        .pinned_cpu = p.pinned_cpu,
+        .affinity = (int32_t)bp_opt(OPT_AFFINITY),
+        .pins = p.decisions[ACTION_PIN],
+        .unpins = p.decisions[ACTION_UNPIN],
     };
     memcpy(out, &m, m.size);
     return (int)m.size;

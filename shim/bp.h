@@ -5,7 +5,10 @@
 #define BETAPOOL_BP_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +35,16 @@ struct bp_real {
     int (*sem_wait)(sem_t *);
     int (*sem_timedwait)(sem_t *, const struct timespec *);
     int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                       char *const[], char *const[]);
+    int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                        char *const[], char *const[]);
+    int (*system)(const char *);
+    FILE *(*popen)(const char *, const char *);
     unsigned long (*start_new_thread)(void (*)(void *), void *);
     int (*start_joinable_thread)(void (*)(void *), void *, void *, void *);
     _Atomic int resolved;
@@ -104,7 +117,11 @@ struct bp_thread {
     uint64_t outside_ewma_ns; /* recent GIL releases' length */
     _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */
     struct bp_thread *q_next;   /* the gate's queue, under its lock */
+    /* GIL affinity (affinity.c). */
+    _Atomic uint8_t aff;        /* enum bp_aff_state */
+    uint8_t inherit_pin;        /* created by a thread betapool had pinned */
 } __attribute__((aligned(64)));
+enum bp_aff_state { AFF_UNKNOWN = 0, AFF_PINNED, AFF_LEFT_ALONE };
 
 #define BP_MAX_THREADS 8192
 extern struct bp_thread bp_threads[BP_MAX_THREADS] BP_HIDDEN;
@@ -237,7 +254,8 @@ static inline int bp_gate_applies(const struct bp_thread *t)
 }
 
 /* ---- controller.c: K from beta_io and demand ---- */
-enum bp_action { ACTION_HOLD = 0, ACTION_SCALE_UP, ACTION_SCALE_DOWN, ACTION_VETO, ACTION_COUNT };
+enum bp_action { ACTION_HOLD = 0, ACTION_SCALE_UP, ACTION_SCALE_DOWN, ACTION_VETO, ACTION_PIN, ACTION_UNPIN,
+                  ACTION_COUNT };
 const char *bp_action_name(enum bp_action a) BP_HIDDEN;
 struct bp_controller_params {
     int min, max, hysteresis;
@@ -259,6 +277,55 @@ struct bp_decision {
 };
 void bp_controller_init(struct bp_controller *c, const struct bp_controller_params *p) BP_HIDDEN;
 struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, double demand) BP_HIDDEN;
+
+/* GIL affinity: when should the Python threads share one CPU? A pure
+ * function of one interval's figures, like the controller. */
+#define BP_NATIVE_SHARE_MAX 0.5  /* Python CPU time outside the GIL above this: parallel native code */
+#define BP_OTHERS_MAX 0.25       /* other processes' share of a CPU above this: contested */
+#define BP_PIN_BACKOFF 50        /* intervals without a pin after leaving a contested CPU */
+#define BP_WAITING_MIN 0.5       /* fewer threads waiting for the GIL on average: no contention */
+struct bp_affinity_rule {
+    int hysteresis;
+    double alpha;
+    double native;  /* smoothed share of the Python threads' CPU time outside the GIL */
+    int have_native;
+    int streak;     /* consecutive intervals asking for the change */
+    int backoff;    /* intervals left before another pin is allowed */
+};
+struct bp_affinity_in {
+    int pinned;
+    uint64_t interval_ns;
+    uint64_t cpu_ns;   /* Python threads' CPU time in the interval */
+    uint64_t held_ns;  /* ... and their time holding the GIL */
+    double waiting;    /* threads parked or waiting for the GIL, on average over the interval */
+    double others;     /* pinned: other processes' share of our CPU; else of the least busy one */
+};
+void bp_affinity_rule_init(struct bp_affinity_rule *r, int hysteresis, double alpha) BP_HIDDEN;
+/* Returns ACTION_PIN, ACTION_UNPIN or ACTION_HOLD (no change), with why. */
+enum bp_action bp_affinity_step(struct bp_affinity_rule *r, const struct bp_affinity_in *in, char *reason,
+                                size_t n) BP_HIDDEN;
+
+/* ---- affinity.c: moving Python threads onto one CPU and back ---- */
+struct bp_affinity {
+    _Atomic int cpu;      /* the CPU the Python threads share now; -1: none */
+    _Atomic int ever;     /* some thread was pinned in this process */
+    int usable;           /* the process may run on two CPUs or more */
+    cpu_set_t allowed;    /* the process's CPUs when it started */
+    cpu_set_t pin;        /* the one CPU, while pinned */
+};
+extern struct bp_affinity bp_aff BP_HIDDEN;
+void bp_affinity_init(void) BP_HIDDEN;
+/* The monitor's side: CPU loads since the last call (-1 when unknown), then
+ * pin, unpin, and pin the Python threads that started since. */
+void bp_affinity_loads(uint64_t now, double *others_here, int *least_cpu, double *others_least) BP_HIDDEN;
+int bp_affinity_pin(int cpu) BP_HIDDEN; /* threads moved */
+void bp_affinity_unpin(void) BP_HIDDEN;
+void bp_affinity_follow(void) BP_HIDDEN;
+/* A new thread's side, and what must not inherit a pin: exec, spawn, fork. */
+void bp_affinity_thread_start(struct bp_thread *t) BP_HIDDEN;
+int bp_affinity_release_self(void) BP_HIDDEN; /* 1: this thread was pinned; its mask is back */
+void bp_affinity_retake_self(void) BP_HIDDEN;
+void bp_affinity_after_fork_child(void) BP_HIDDEN;
 
 /* ---- python.c: is this CPython, and which image is it ---- */
 struct bp_python {
@@ -283,6 +350,7 @@ static inline int bp_in_python(const void *addr)
 
 /* ---- options.c ---- */
 enum bp_mode { MODE_OFF = 0, MODE_OBSERVE, MODE_ENFORCE };
+enum bp_affinity_mode { AFFINITY_OFF = 0, AFFINITY_AUTO };
 enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_FLOAT, OPT_CHOICE, OPT_PATH };
 struct bp_option {
     const char *name;       /* in the log's start record */
@@ -300,7 +368,7 @@ struct bp_option {
 enum bp_opt_id {
     OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS,
     OPT_MIN_WORKERS, OPT_MAX_WORKERS, OPT_GIL_DANGER, OPT_EWMA_ALPHA, OPT_HYSTERESIS,
-    OPT_PARK_MAX_MS, OPT_SLOT_KEEP_US,
+    OPT_PARK_MAX_MS, OPT_SLOT_KEEP_US, OPT_AFFINITY,
     OPT_COUNT
 };
 extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;
@@ -357,6 +425,7 @@ struct bp_published {
     uint64_t threads_started, threads_exited;
     uint64_t decisions[ACTION_COUNT];
     uint64_t ticks;
+    int pinned_cpu;
 };
 void bp_metrics_read(struct bp_published *out) BP_HIDDEN;
 

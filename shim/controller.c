@@ -12,7 +12,7 @@
 
 const char *bp_action_name(enum bp_action a)
 {
-    static const char *const names[] = {"hold", "scale_up", "scale_down", "veto"};
+    static const char *const names[] = {"hold", "scale_up", "scale_down", "veto", "pin", "unpin"};
     return a < ACTION_COUNT ? names[a] : "hold";
 }
 
@@ -71,4 +71,66 @@ struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, d
     }
     d.k_after = c->k;
     return d;
+}
+
+/* GIL affinity. Python threads that hand one GIL to each other run one at a
+ * time whatever the CPUs: on one CPU the hand-over is a switch on the same
+ * core, not a wake-up across cores. They belong together while
+ *   - threads are waiting for the GIL, half a thread or more on average
+ *     over the interval (otherwise there is nothing to gain),
+ *   - their CPU time is spent holding it (native code that releases the GIL
+ *     and computes, hashlib or numpy, needs the other CPUs), and
+ *   - the CPU is not busy with other processes.
+ * Sleeps and I/O do not count against a pin: they need no CPU. Either change
+ * waits for `hysteresis` consecutive intervals; leaving a contested CPU
+ * holds off the next pin for BP_PIN_BACKOFF intervals. */
+void bp_affinity_rule_init(struct bp_affinity_rule *r, int hysteresis, double alpha)
+{
+    *r = (struct bp_affinity_rule){.hysteresis = hysteresis, .alpha = alpha};
+}
+
+enum bp_action bp_affinity_step(struct bp_affinity_rule *r, const struct bp_affinity_in *in, char *reason,
+                                size_t n)
+{
+    /* The share outside the GIL means something only for a busy process. */
+    if (in->cpu_ns * 20 >= in->interval_ns && in->cpu_ns > 0) {
+        uint64_t outside = in->cpu_ns > in->held_ns ? in->cpu_ns - in->held_ns : 0;
+        double share = (double)outside / (double)in->cpu_ns;
+        r->native = r->have_native ? r->alpha * share + (1.0 - r->alpha) * r->native : share;
+        r->have_native = 1;
+    }
+    const char *why = NULL; /* what argues against sharing one CPU */
+    char buf[160];
+    if (in->others > BP_OTHERS_MAX) {
+        snprintf(buf, sizeof buf, "%s: other processes took %.0f%% of it", in->pinned ? "cpu contested" : "every cpu busy",
+                 in->others * 100.0);
+        why = buf;
+    } else if (in->waiting < BP_WAITING_MIN) {
+        snprintf(buf, sizeof buf, "the GIL is not contended: %.2f threads waiting for it on average", in->waiting);
+        why = buf;
+    } else if (!r->have_native || r->native > BP_NATIVE_SHARE_MAX) {
+        snprintf(buf, sizeof buf, "%.0f%% of the Python threads' cpu time is outside the GIL (parallel native code)",
+                 r->native * 100.0);
+        why = buf;
+    }
+    int wants_change = in->pinned ? why != NULL : why == NULL;
+    if (!in->pinned && r->backoff > 0) {
+        r->backoff--;
+        wants_change = 0;
+    }
+    r->streak = wants_change ? r->streak + 1 : 0;
+    if (r->streak < r->hysteresis) {
+        snprintf(reason, n, "%s", why ? why : "");
+        return ACTION_HOLD;
+    }
+    r->streak = 0;
+    if (in->pinned) {
+        if (in->others > BP_OTHERS_MAX)
+            r->backoff = BP_PIN_BACKOFF;
+        snprintf(reason, n, "%s", why);
+        return ACTION_UNPIN;
+    }
+    snprintf(reason, n, "%.1f threads waiting for the GIL on average, %.0f%% of cpu time outside it: one cpu "
+             "serves them", in->waiting, r->native * 100.0);
+    return ACTION_PIN;
 }

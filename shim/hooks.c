@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bp.h"
 
@@ -52,6 +54,7 @@ static void *thread_trampoline(void *arg)
     void *ret;
     bp_self = t;
     bp_thread_begin(t, bp_now_ns());
+    bp_affinity_thread_start(t);
     /* Runs on return, pthread_exit (CPython's exit at finalization) and
      * cancellation alike. */
     pthread_cleanup_push(thread_finish, t);
@@ -78,6 +81,8 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     t->via = via ? via : (in_image ? VIA_START_ROUTINE : VIA_NONE);
     t->start_routine = fn;
     t->start_arg = arg;
+    struct bp_thread *self = bp_self;
+    t->inherit_pin = self && atomic_load_explicit(&self->aff, memory_order_relaxed) == AFF_PINNED;
     if (t->python)
         bp_monitor_ensure();
     int rc = bp_real.pthread_create(th, attr, thread_trampoline, t);
@@ -330,3 +335,89 @@ HOOK int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime
 
 extern __typeof__(PyThread_start_joinable_thread) bp_own_start_joinable_thread
     __attribute__((alias("PyThread_start_joinable_thread"), visibility("hidden")));
+
+/* ---- what must not inherit a pinned thread's CPU (affinity.c) ---- */
+
+/* exec keeps the mask: the new program gets the process's mask back first.
+ * These run in the child of vfork too, where nothing may be written. */
+HOOK int execve(const char *path, char *const argv[], char *const envp[])
+{
+    bp_real_ensure();
+    bp_affinity_release_self();
+    return bp_real.execve ? bp_real.execve(path, argv, envp) : (errno = ENOSYS, -1);
+}
+
+HOOK int execv(const char *path, char *const argv[])
+{
+    bp_real_ensure();
+    bp_affinity_release_self();
+    return bp_real.execv ? bp_real.execv(path, argv) : (errno = ENOSYS, -1);
+}
+
+HOOK int execvp(const char *file, char *const argv[])
+{
+    bp_real_ensure();
+    bp_affinity_release_self();
+    return bp_real.execvp ? bp_real.execvp(file, argv) : (errno = ENOSYS, -1);
+}
+
+HOOK int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    bp_real_ensure();
+    bp_affinity_release_self();
+    return bp_real.execvpe ? bp_real.execvpe(file, argv, envp) : (errno = ENOSYS, -1);
+}
+
+/* posix_spawn, system and popen start their child inside libc, out of
+ * reach: the calling thread lends it the process's mask for the call. */
+HOOK int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                     const posix_spawnattr_t *attr, char *const argv[],
+                     char *const envp[])
+{
+    bp_real_ensure();
+    if (!bp_real.posix_spawn)
+        return ENOSYS;
+    int lent = bp_affinity_release_self();
+    int r = bp_real.posix_spawn(pid, path, actions, attr, argv, envp);
+    if (lent)
+        bp_affinity_retake_self();
+    return r;
+}
+
+HOOK int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                     const posix_spawnattr_t *attr, char *const argv[],
+                      char *const envp[])
+{
+    bp_real_ensure();
+    if (!bp_real.posix_spawnp)
+        return ENOSYS;
+    int lent = bp_affinity_release_self();
+    int r = bp_real.posix_spawnp(pid, file, actions, attr, argv, envp);
+    if (lent)
+        bp_affinity_retake_self();
+    return r;
+}
+
+HOOK int system(const char *command)
+{
+    bp_real_ensure();
+    if (!bp_real.system)
+        return -1;
+    int lent = bp_affinity_release_self();
+    int r = bp_real.system(command);
+    if (lent)
+        bp_affinity_retake_self();
+    return r;
+}
+
+HOOK FILE *popen(const char *command, const char *type)
+{
+    bp_real_ensure();
+    if (!bp_real.popen)
+        return NULL;
+    int lent = bp_affinity_release_self();
+    FILE *r = bp_real.popen(command, type);
+    if (lent)
+        bp_affinity_retake_self();
+    return r;
+}

@@ -27,10 +27,13 @@ static struct bp_controller ctl;
 static uint64_t decisions[ACTION_COUNT];
 static char last_reason[160];
 static int last_action = -1;
+static struct bp_affinity_rule aff_rule;
+static uint64_t last_tick_ns;
+static double last_waiting; /* threads waiting for the GIL or parked, on average, last interval */
 
 /* What betapool_get_metrics() returns: a copy made at each tick. */
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct bp_published published;
+static struct bp_published published = {.pinned_cpu = -1};
 
 /* ---- notes: queued by anyone, written by the monitor ---- */
 #define NOTES 8
@@ -106,6 +109,8 @@ static void give_up_gil(const char *why)
     bp_gil_forget();
     atomic_store(&bp_gate.enabled, 0);
     bp_gate_open();
+    if (atomic_load(&bp_aff.cpu) >= 0)
+        bp_affinity_unpin();
     bp_note("warning", why);
     if (!bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_ENFORCE)
         bp_warn("%s", why); /* verbose runs see the note itself */
@@ -207,6 +212,63 @@ static void lifetime(const struct bp_thread *t, const struct bp_times *tm, uint6
                      struct bp_figures *f)
 {
     bp_figures_from(f, end > t->start_ns ? end - t->start_ns : 0, cpu, tm->acc_ns);
+}
+
+static void write_decision(uint64_t now, enum bp_action action, const struct bp_decision *d, const char *reason)
+{
+    struct bp_json j;
+    bp_json_begin(&j, line, sizeof line, "decision", since_start(now));
+    bp_json_str(&j, "action", bp_action_name(action));
+    bp_json_int(&j, "k_before", d->k_before);
+    bp_json_int(&j, "k_after", d->k_after);
+    bp_json_ratio(&j, "beta_io", d->beta_io);
+    bp_json_int(&j, "demand", (long long)d->demand);
+    if (action == ACTION_PIN || action == ACTION_UNPIN) {
+        bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
+        bp_json_ratio(&j, "native_share", aff_rule.native);
+        bp_json_ratio(&j, "waiting", last_waiting);
+    }
+    bp_json_str(&j, "reason", reason);
+    emit(&j);
+}
+
+/* GIL affinity, after the controller: pin, unpin, or follow new threads. */
+static void affinity_step(uint64_t now, const struct bp_figures *proc, const struct bp_decision *d)
+{
+    double here, least_others;
+    int least;
+    bp_affinity_loads(now, &here, &least, &least_others);
+    int cpu = atomic_load(&bp_aff.cpu);
+    uint64_t in_interval = now > last_tick_ns ? now - last_tick_ns : 0;
+    struct bp_affinity_in in = {
+        .pinned = cpu >= 0,
+        .interval_ns = in_interval,
+        .cpu_ns = proc->cpu_ns,
+        .held_ns = proc->held_ns,
+        .waiting = in_interval ? (double)(proc->wait_ns + proc->parked_ns) / (double)in_interval : 0.0,
+        .others = cpu >= 0 ? here : least_others,
+    };
+    if (in.others < 0.0)
+        in.others = 0.0; /* loads unknown: no reason to move */
+    char reason[160];
+    last_waiting = in.waiting;
+    enum bp_action a = bp_affinity_step(&aff_rule, &in, reason, sizeof reason);
+    if (a == ACTION_PIN) {
+        if (least < 0) {
+            for (least = CPU_SETSIZE - 1; least > 0 && !CPU_ISSET(least, &bp_aff.allowed); least--)
+                ;
+        }
+        bp_affinity_pin(least);
+    } else if (a == ACTION_UNPIN) {
+        bp_affinity_unpin();
+    } else {
+        bp_affinity_follow();
+        return;
+    }
+    decisions[a]++;
+    struct bp_decision same_k = *d; /* K does not move with the CPU */
+    same_k.k_before = d->k_after;
+    write_decision(now, a, &same_k, reason);
 }
 
 /* One pass over the table. final: the process is exiting. */
@@ -316,6 +378,7 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
         bp_json_int(&j, "k", atomic_load(&bp_gate.k));
         bp_json_int(&j, "parked", parked);
         bp_json_int(&j, "park_overruns", (long long)atomic_load(&bp_gate.overruns));
+        bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
     }
     emit(&j);
 
@@ -327,19 +390,14 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
         atomic_store(&bp_gate.k, d.k_after);
         decisions[d.action]++;
         /* Every change is logged; a hold only when its reason changes. */
-        if (d.action != ACTION_HOLD || last_action != ACTION_HOLD || strcmp(d.reason, last_reason)) {
-            bp_json_begin(&j, line, sizeof line, "decision", since_start(now));
-            bp_json_str(&j, "action", bp_action_name(d.action));
-            bp_json_int(&j, "k_before", d.k_before);
-            bp_json_int(&j, "k_after", d.k_after);
-            bp_json_ratio(&j, "beta_io", d.beta_io);
-            bp_json_int(&j, "demand", (long long)d.demand);
-            bp_json_str(&j, "reason", d.reason);
-            emit(&j);
-        }
+        if (d.action != ACTION_HOLD || last_action != ACTION_HOLD || strcmp(d.reason, last_reason))
+            write_decision(now, d.action, &d, d.reason);
         last_action = (int)d.action;
         snprintf(last_reason, sizeof last_reason, "%s", d.reason);
+        if (bp_opt(OPT_AFFINITY) == AFFINITY_AUTO && bp_aff.usable && atomic_load(&bp_gate.enabled))
+            affinity_step(now, &proc, &d); /* over every Python thread, the main one too */
     }
+    last_tick_ns = now;
     bp_log_flush();
 
     bp_real.mutex_lock(&metrics_lock);
@@ -349,6 +407,7 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     published.beta_io = bp_beta_io(&proc);
     published.beta_io_smoothed = ctl.have_smoothed ? ctl.smoothed : published.beta_io;
     published.gil_wait_share = bp_wait_share(&proc);
+    published.pinned_cpu = atomic_load(&bp_aff.cpu);
     published.threads_started = threads_started;
     published.threads_exited = threads_exited;
     for (int a = 0; a < ACTION_COUNT; a++)
@@ -417,11 +476,12 @@ static void print_stats(const struct bp_figures *tot, uint64_t now)
     if (n > 0 && n < (int)sizeof buf && bp_opt(OPT_MODE) == MODE_ENFORCE)
         n += snprintf(buf + n, sizeof buf - (size_t)n,
                       "betapool: K %d (min %ld, max %ld); decisions: scale_up %llu, scale_down %llu, veto %llu, "
-                      "hold %llu; parks %llu, overruns %llu\n",
+                      "hold %llu, pin %llu, unpin %llu; parks %llu, overruns %llu\n",
                       atomic_load(&bp_gate.k), bp_opt(OPT_MIN_WORKERS), bp_opt(OPT_MAX_WORKERS),
                       (unsigned long long)decisions[ACTION_SCALE_UP],
                       (unsigned long long)decisions[ACTION_SCALE_DOWN], (unsigned long long)decisions[ACTION_VETO],
-                      (unsigned long long)decisions[ACTION_HOLD], (unsigned long long)atomic_load(&bp_gate.parks),
+                      (unsigned long long)decisions[ACTION_HOLD], (unsigned long long)decisions[ACTION_PIN],
+                      (unsigned long long)decisions[ACTION_UNPIN], (unsigned long long)atomic_load(&bp_gate.parks),
                       (unsigned long long)atomic_load(&bp_gate.overruns));
     if (n > 0) {
         ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
@@ -561,6 +621,8 @@ static int monitor_start(void)
         .danger = bp_optf(OPT_GIL_DANGER),
     };
     bp_controller_init(&ctl, &p);
+    bp_affinity_rule_init(&aff_rule, p.hysteresis, p.alpha);
+    last_tick_ns = bp_now_ns();
     sigset_t all, old;
     pthread_t th;
     pthread_attr_t attr;
@@ -620,6 +682,7 @@ void bp_shim_fork_child(void)
     memcpy(&metrics_lock, &fresh, sizeof fresh);
     memset(decisions, 0, sizeof decisions);
     last_action = -1;
+    bp_affinity_after_fork_child();
     bp_gate_after_fork_child();
     bp_threads_after_fork_child();
     /* The forking thread's record is kept; its start is this child's. */

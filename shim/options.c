@@ -11,6 +11,7 @@
 #include "bp.h"
 
 static const char *const mode_choices[] = {"off", "observe", "enforce", NULL};
+static const char *const affinity_choices[] = {"off", "auto", NULL};
 
 /* Defaults are the measured ones; README's table lists the same. */
 struct bp_option bp_options[OPT_COUNT] = {
@@ -42,6 +43,10 @@ struct bp_option bp_options[OPT_COUNT] = {
     [OPT_SLOT_KEEP_US] = {.name = "slot_keep_us", .env = "BETAPOOL_SLOT_KEEP_US", .type = OPT_INT, .def = 50, .min = 0, .max = 1000000,
                           .doc = "a thread whose GIL releases are shorter than this keeps its slot "
                                  "across them (us)"},
+    [OPT_AFFINITY] = {.name = "affinity", .env = "BETAPOOL_AFFINITY", .type = OPT_CHOICE, .def = AFFINITY_AUTO,
+                      .choices = affinity_choices,
+                      .doc = "auto: while Python threads wait for the GIL and compute under it, keep them on one "
+                             "CPU (enforce); off: never change a thread's CPU affinity"},
 };
 
 int bp_parse_long(const char *s, long *out)

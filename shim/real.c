@@ -38,6 +38,14 @@ void bp_real_resolve(void)
     bp_real.sem_wait = next_sym("sem_wait");
     bp_real.sem_timedwait = next_sym("sem_timedwait");
     bp_real.sem_clockwait = next_sym("sem_clockwait");
+    bp_real.execve = next_sym("execve");
+    bp_real.execv = next_sym("execv");
+    bp_real.execvp = next_sym("execvp");
+    bp_real.execvpe = next_sym("execvpe");
+    bp_real.posix_spawn = next_sym("posix_spawn");
+    bp_real.posix_spawnp = next_sym("posix_spawnp");
+    bp_real.system = next_sym("system");
+    bp_real.popen = next_sym("popen");
     /* The CPython entry points may be absent (not Python), or defined by the
      * executable, which comes before us in the lookup order: RTLD_NEXT does
      * not see it, and then our hook is never the bound definition anyway. */

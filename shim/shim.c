@@ -92,6 +92,10 @@ __attribute__((constructor)) static void bp_init(void)
     }
     pthread_atfork(NULL, NULL, after_fork_child);
     bp_gate_configure(bp_opt(OPT_MODE) == MODE_ENFORCE, (int)bp_opt(OPT_MIN_WORKERS));
+    bp_affinity_init();
+    if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_ENFORCE && bp_opt(OPT_AFFINITY) == AFFINITY_AUTO &&
+        !bp_aff.usable)
+        bp_say("the process may run on one CPU only: affinity has nothing to do");
     atomic_store(&bp_active, 1);
     if (bp_opt(OPT_VERBOSE))
         bp_say("python image found; measuring (mode %s)", bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);

@@ -69,6 +69,8 @@ struct bp_thread *bp_thread_reserve(void)
     t->start_arg = NULL;
     t->start_logged = 0;
     t->last_ns = t->last_cpu_ns = 0;
+    atomic_store_explicit(&t->aff, AFF_UNKNOWN, memory_order_relaxed);
+    t->inherit_pin = 0;
     atomic_store_explicit(&t->state, SLOT_RESERVED, memory_order_release);
     return t;
 }

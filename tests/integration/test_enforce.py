@@ -27,7 +27,7 @@ import common
 from common import WORKLOADS, ShimTestCase, run
 
 FIGS = ("gil_held_ms", "gil_wait_ms", "idle_ms", "blocked_ms", "parked_ms")
-ACTIONS = ("scale_up", "scale_down", "veto", "hold")
+ACTIONS = ("scale_up", "scale_down", "veto", "hold", "pin", "unpin")
 MODE_ENFORCE = 2
 
 # (a) and (f): 64 plain threads, a fixed amount of pure-Python work (about
@@ -161,6 +161,7 @@ class EnforceCase(ShimTestCase):
         opts = recs[0]["options"]
         lo, hi = opts["min_workers"], opts["max_workers"]
         k = lo
+        pinned = None
         procs = decs = 0
         for r in recs:
             if r["event"] == "process":
@@ -170,6 +171,8 @@ class EnforceCase(ShimTestCase):
                 self.assertEqual(r["k"], k, f"{label}: process record's k is not the K the "
                                  f"decisions before it left ({k}): {json.dumps(r)}\n{brief(recs)}")
                 self.assertGreaterEqual(r["parked"], 0, json.dumps(r))
+                self.assertEqual(r.get("cpu"), -1 if pinned is None else pinned,
+                                 f"{label}: process record's cpu is not the pin in force: {json.dumps(r)}")
             elif r["event"] == "decision":
                 decs += 1
                 for key in ("action", "k_before", "k_after", "beta_io", "demand", "reason"):
@@ -189,6 +192,12 @@ class EnforceCase(ShimTestCase):
                     self.assertGreaterEqual(r["beta_io"], opts["gil_danger"], f"{label}: {json.dumps(r)}")
                 if r["action"] == "scale_down":
                     self.assertEqual(r["demand"], 0, f"{label}: {json.dumps(r)}")
+                if r["action"] in ("pin", "unpin"):
+                    self.assertIn("cpu", r, f"{label}: {json.dumps(r)}")
+                    self.assertEqual(r["cpu"] >= 0, r["action"] == "pin", f"{label}: {json.dumps(r)}")
+                    self.assertEqual(r["action"] == "pin", pinned is None,
+                                     f"{label}: pin while pinned or unpin while not: {json.dumps(r)}")
+                    pinned = r["cpu"] if r["action"] == "pin" else None
                 k = r["k_after"]
         ex = recs[-1]
         for key in ("decisions", "parks", "park_overruns"):
@@ -196,12 +205,13 @@ class EnforceCase(ShimTestCase):
         # Every change and every veto is logged; a hold only when its reason
         # changes.
         logged = decision_counts(recs)
-        for a in ("scale_up", "scale_down", "veto"):
+        for a in ("scale_up", "scale_down", "veto", "pin", "unpin"):
             self.assertEqual(ex["decisions"].get(a), logged[a],
                              f"{label}: exit says {a} {ex['decisions']}, records say {logged}")
         self.assertGreaterEqual(ex["decisions"].get("hold", 0), logged["hold"], json.dumps(ex["decisions"]))
         self.assertLessEqual(ex["park_overruns"], ex["parks"], f"{label}: more overruns than parks")
-        self.assertLessEqual(sum(ex["decisions"].values()), procs, f"{label}: more decisions than ticks")
+        ctl = sum(n for a, n in ex["decisions"].items() if a not in ("pin", "unpin"))
+        self.assertLessEqual(ctl, procs, f"{label}: more controller decisions than ticks")
 
 
 class TestEnforce(EnforceCase):

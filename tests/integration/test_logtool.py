@@ -347,6 +347,30 @@ class LogToolTest(unittest.TestCase):
         danger = next(el for el in root.iter(SVG + "line") if el.get("id") == "danger")
         self.assertTrue(danger.get("stroke-dasharray"))
 
+    def test_pinned_spans_in_summary_and_plot(self):
+        recs = enforce_run()
+        procs = [r for r in recs if r["event"] == "process"]
+        for i, r in enumerate(procs):  # on cpu 1 from the second record to the fourth
+            r["cpu"] = 1 if i in (1, 2) else -1
+        at = recs.index(procs[1]) + 1
+        recs.insert(at, {"event": "decision", "t": procs[1]["t"], "action": "pin", "k_before": 4,
+                         "k_after": 4, "beta_io": 0.2, "demand": 5, "cpu": 1, "native_share": 0.1,
+                         "reason": "threads wait for the GIL"})
+        log = self.write("run.jsonl", lines(recs))
+        (run,) = json.loads(self.ok("summary", log, "--json").stdout)["runs"]
+        self.assertEqual(run["pinned"], [{"from_s": procs[1]["t"], "to_s": procs[3]["t"], "cpu": 1}])
+        self.assertEqual(run["decisions"]["pin"], 1)
+        self.assertIn("Python threads on one CPU for 0.2 s", self.ok("summary", log).stdout)
+        self.assertIn("pin", self.ok("decisions", log).stdout)
+        _, root = self.svg(log)
+        rects = [el for el in root.iter(SVG + "rect") if el.get("class") == "pinned"]
+        self.assertEqual(len(rects), 1)
+        text = " ".join("".join(el.itertext()) for el in root.iter(SVG + "text"))
+        self.assertIn("on one CPU (1)", text)
+        # A run that never pinned draws no span.
+        _, root = self.svg(self.write("plain.jsonl", lines(enforce_run())))
+        self.assertEqual([el for el in root.iter(SVG + "rect") if el.get("class") == "pinned"], [])
+
     def test_plot_observe_says_no_data(self):
         log = self.write("run.jsonl", lines(observe_run()))
         _, root = self.svg(log)

@@ -43,6 +43,10 @@ class Metrics(ctypes.Structure):
         ("threads_started", ctypes.c_uint64),
         ("threads_exited", ctypes.c_uint64),
         ("samples", ctypes.c_uint64),
+        ("pinned_cpu", ctypes.c_int32),
+        ("affinity", ctypes.c_int32),
+        ("pins", ctypes.c_uint64),
+        ("unpins", ctypes.c_uint64),
     ]
 
 
