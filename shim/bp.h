@@ -116,7 +116,8 @@ struct bp_thread {
     uint64_t slot_since_ns;
     uint64_t outside_ewma_ns; /* recent GIL releases' length */
     _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */
-    struct bp_thread *q_next;   /* the gate's queue, under its lock */
+    struct bp_thread *q_next, *q_prev; /* the gate's queue, under its lock */
+    uint8_t q_class;                   /* which of the gate's queues */
     /* GIL affinity (affinity.c). */
     _Atomic uint8_t aff;        /* enum bp_aff_state */
     uint8_t inherit_pin;        /* created by a thread betapool had pinned */

@@ -65,35 +65,42 @@ void bp_gate_configure(int enabled, int k)
     atomic_store(&bp_gate.enabled, enabled);
 }
 
+/* The queues are doubly linked: an overrun or a boost takes a thread out of
+ * the middle or the end of a queue thousands long in constant time. */
 static void unlink_waiter(struct bp_thread *t)
 {
-    for (int c = 0; c < 2; c++) {
-        struct bp_thread **pp = &q_head[c], *prev = NULL;
-        while (*pp && *pp != t) {
-            prev = *pp;
-            pp = &(*pp)->q_next;
-        }
-        if (!*pp)
-            continue;
-        *pp = t->q_next;
-        if (q_tail[c] == t)
-            q_tail[c] = prev;
-        t->q_next = NULL;
-        return;
-    }
+    int c = t->q_class;
+    if (t->q_prev)
+        t->q_prev->q_next = t->q_next;
+    else
+        q_head[c] = t->q_next;
+    if (t->q_next)
+        t->q_next->q_prev = t->q_prev;
+    else
+        q_tail[c] = t->q_prev;
+    t->q_next = t->q_prev = NULL;
+}
+
+static void push_waiter(struct bp_thread *t, int c)
+{
+    t->q_class = (uint8_t)c;
+    t->q_next = NULL;
+    t->q_prev = q_tail[c];
+    if (q_tail[c])
+        q_tail[c]->q_next = t;
+    else
+        q_head[c] = t;
+    q_tail[c] = t;
 }
 
 static struct bp_thread *pop_waiter(void)
 {
     for (int c = 0; c < 2; c++) {
         struct bp_thread *t = q_head[c];
-        if (!t)
-            continue;
-        q_head[c] = t->q_next;
-        if (!q_head[c])
-            q_tail[c] = NULL;
-        t->q_next = NULL;
-        return t;
+        if (t) {
+            unlink_waiter(t);
+            return t;
+        }
     }
     return NULL;
 }
@@ -113,12 +120,7 @@ void bp_gate_enter(struct bp_thread *t, uint64_t now)
         return;
     }
     atomic_store_explicit(&t->park_word, WORD_WAITING, memory_order_relaxed);
-    t->q_next = NULL;
-    if (q_tail[cls])
-        q_tail[cls]->q_next = t;
-    else
-        q_head[cls] = t;
-    q_tail[cls] = t;
+    push_waiter(t, cls);
     atomic_fetch_add_explicit(&bp_gate.parked, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&bp_gate.parks, 1, memory_order_relaxed);
     unlock_q();

@@ -60,7 +60,7 @@ struct bp_thread *bp_thread_reserve(void)
     t->gil_step = STEP_NONE;
     t->has_slot = 0;
     t->after_idle = 0;
-    t->q_next = NULL;
+    t->q_next = t->q_prev = NULL;
     t->python = 0;
     t->via = VIA_NONE;
     t->tid = 0;
