@@ -113,8 +113,6 @@ struct bp_thread {
     /* The gate (enforce mode): owner-written except park_word and q_next. */
     uint8_t has_slot;
     uint8_t after_idle;       /* waited idle since its last take: new work */
-    uint64_t slot_since_ns;
-    uint64_t outside_ewma_ns; /* recent GIL releases' length */
     _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */
     struct bp_thread *q_next, *q_prev; /* the gate's queue, under its lock */
     uint8_t q_class;                   /* which of the gate's queues */
@@ -242,8 +240,6 @@ void bp_gate_configure(int enabled, int k) BP_HIDDEN;
 void bp_gate_enter(struct bp_thread *t, uint64_t now) BP_HIDDEN;
 void bp_gate_release(struct bp_thread *t) BP_HIDDEN;
 void bp_gate_boost(void) BP_HIDDEN;
-void bp_gate_after_drop(struct bp_thread *t, uint64_t now) BP_HIDDEN;
-void bp_gate_note_outside(struct bp_thread *t, uint64_t outside_ns) BP_HIDDEN;
 void bp_gate_open(void) BP_HIDDEN;
 void bp_gate_after_fork_child(void) BP_HIDDEN;
 /* May this thread be parked at all? Not the main thread, not a thread
@@ -369,7 +365,7 @@ struct bp_option {
 enum bp_opt_id {
     OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS,
     OPT_MIN_WORKERS, OPT_MAX_WORKERS, OPT_GIL_DANGER, OPT_EWMA_ALPHA, OPT_HYSTERESIS,
-    OPT_PARK_MAX_MS, OPT_SLOT_KEEP_US, OPT_AFFINITY,
+    OPT_PARK_MAX_MS, OPT_AFFINITY,
     OPT_COUNT
 };
 extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;

@@ -5,7 +5,8 @@
  * the smoothed beta_io is above the danger line - the workers spend their
  * time outside the GIL, so more of them can run - otherwise hold: the GIL
  * Safety Veto, more threads would only contend. Without demand: scale down.
- * K moves one step, and only after `hysteresis` consecutive intervals agree. */
+ * K doubles (up to the maximum) or falls by one, and only after `hysteresis`
+ * consecutive intervals agree. */
 #include <stdio.h>
 
 #include "bp.h"
@@ -52,7 +53,9 @@ struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, d
     } else {
         c->streak = c->streak_dir == dir ? c->streak + 1 : 1;
         c->streak_dir = dir;
-        int target = c->k + dir;
+        /* Up by doubling (a pool of thousands must not wait a dozen
+         * intervals for its first few slots), down one at a time. */
+        int target = dir < 0 ? c->k - 1 : c->k >= p->max ? c->k + 1 : c->k * 2 < p->max ? c->k * 2 : p->max;
         if (target < p->min || target > p->max) {
             snprintf(d.reason, sizeof d.reason, "%s", dir > 0 ? "at max_workers" : "at min_workers");
         } else if (c->streak < p->hysteresis) {

@@ -9,12 +9,12 @@
  * overrun, counted): Python code that spins on a flag set by a parked thread
  * must not hang.
  *
- * When a slot is given back: at a GIL drop when more slots are out than K,
- * when this thread's recent GIL releases lasted longer than slot_keep_us, or
- * when threads are parked and it has held its slot for a quantum; whenever
- * it starts waiting on a Python lock or queue; at its exit. A thread whose
- * releases are short (small reads, socket round trips) keeps its slot across
- * them and pays no futex call per blocking call. */
+ * A slot counts a thread that holds or waits for the GIL, nothing else: it
+ * goes back at every GIL release, whenever the thread starts waiting on a
+ * Python lock or queue, and at its exit. A slot kept across a blocking call
+ * made a thread wait for one blocked in I/O - a socket's echo parked behind
+ * the client waiting for that very echo. Giving it back costs a futex wake
+ * only when a thread is parked; otherwise a lock and a decrement. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <string.h>
@@ -26,10 +26,6 @@
 struct bp_gate bp_gate;
 
 enum { WORD_WAITING = 0, WORD_HANDED = 1, WORD_OPEN = 2 };
-
-/* A thread holding its slot this long hands it on at its next drop when
- * others are parked: CPython's own switch interval. */
-#define SLOT_QUANTUM_NS 5000000u
 
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 /* Two FIFO queues: [0] threads in the middle of their work, [1] threads
@@ -116,7 +112,6 @@ void bp_gate_enter(struct bp_thread *t, uint64_t now)
         atomic_fetch_add_explicit(&bp_gate.in_use, 1, memory_order_relaxed);
         unlock_q();
         t->has_slot = 1;
-        t->slot_since_ns = now;
         return;
     }
     atomic_store_explicit(&t->park_word, WORD_WAITING, memory_order_relaxed);
@@ -141,10 +136,8 @@ void bp_gate_enter(struct bp_thread *t, uint64_t now)
     }
     atomic_fetch_sub_explicit(&bp_gate.parked, 1, memory_order_relaxed);
     unlock_q();
-    if (word == WORD_HANDED) {
+    if (word == WORD_HANDED)
         t->has_slot = 1;
-        t->slot_since_ns = at;
-    }
     bp_phase_set(t, PH_OUTSIDE, at);
 }
 
@@ -189,28 +182,6 @@ void bp_gate_release(struct bp_thread *t)
     unlock_q();
     if (next)
         futex_wake(&next->park_word);
-}
-
-void bp_gate_after_drop(struct bp_thread *t, uint64_t now)
-{
-    if (!t->has_slot)
-        return;
-    int over = atomic_load_explicit(&bp_gate.in_use, memory_order_relaxed) >
-               atomic_load_explicit(&bp_gate.k, memory_order_relaxed);
-    int waiting = atomic_load_explicit(&bp_gate.parked, memory_order_relaxed) > 0;
-    /* A thread whose releases are long gives its slot back even when nobody
-     * is parked yet: one that arrives while it sleeps must not wait for it
-     * to wake (and releasing to nobody costs no system call). */
-    if (over || t->outside_ewma_ns > (uint64_t)bp_opt(OPT_SLOT_KEEP_US) * 1000u ||
-        (waiting && now - t->slot_since_ns > SLOT_QUANTUM_NS))
-        bp_gate_release(t);
-}
-
-/* Take-start bookkeeping for every thread: how long it was outside. */
-void bp_gate_note_outside(struct bp_thread *t, uint64_t outside_ns)
-{
-    /* EWMA with weight 1/4 on the newest: a few long waits move it. */
-    t->outside_ewma_ns = (t->outside_ewma_ns * 3 + outside_ns) / 4;
 }
 
 /* At exit: nobody waits any more. */

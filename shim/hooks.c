@@ -170,7 +170,6 @@ static int take_start(struct bp_thread *t)
     }
     uint64_t now = bp_now_ns();
     if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed)) {
-        bp_gate_note_outside(t, now - atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed));
         if (!t->has_slot && bp_gate_applies(t)) {
             bp_gate_enter(t, now);
             now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
@@ -222,7 +221,7 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
             bp_gil_event(t, EV_UNLOCK_MUTEX, bp_now_ns);
             if (dropping && t->has_slot &&
                 atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE)
-                bp_gate_after_drop(t, atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed));
+                bp_gate_release(t); /* out of the GIL: its slot is free */
         }
     } else if (is_gil(m, &bp_gil.switch_mutex)) {
         struct bp_thread *t = bp_self;

@@ -40,9 +40,6 @@ struct bp_option bp_options[OPT_COUNT] = {
                         .doc = "consecutive intervals that must agree before K moves"},
     [OPT_PARK_MAX_MS] = {.name = "park_max_ms", .env = "BETAPOOL_PARK_MAX_MS", .type = OPT_INT, .def = 1000, .min = 1, .max = 10000,
                          .doc = "longest a thread waits at the gate before it passes anyway (ms)"},
-    [OPT_SLOT_KEEP_US] = {.name = "slot_keep_us", .env = "BETAPOOL_SLOT_KEEP_US", .type = OPT_INT, .def = 50, .min = 0, .max = 1000000,
-                          .doc = "a thread whose GIL releases are shorter than this keeps its slot "
-                                 "across them (us)"},
     [OPT_AFFINITY] = {.name = "affinity", .env = "BETAPOOL_AFFINITY", .type = OPT_CHOICE, .def = AFFINITY_AUTO,
                       .choices = affinity_choices,
                       .doc = "auto: while Python threads wait for the GIL and compute under it, keep them on one "

@@ -180,8 +180,10 @@ class EnforceCase(ShimTestCase):
                 self.assertIn(r["action"], ACTIONS, json.dumps(r))
                 self.assertEqual(r["k_before"], k, f"{label}: k_before is not the K in force: "
                                  f"{json.dumps(r)}")
-                step = {"scale_up": 1, "scale_down": -1}.get(r["action"], 0)
-                self.assertEqual(r["k_after"], r["k_before"] + step, f"{label}: {json.dumps(r)}")
+                # Up by doubling, capped at the maximum; down by one.
+                want = {"scale_up": min(2 * r["k_before"], hi),
+                        "scale_down": r["k_before"] - 1}.get(r["action"], r["k_before"])
+                self.assertEqual(r["k_after"], want, f"{label}: {json.dumps(r)}")
                 self.assertTrue(lo <= r["k_after"] <= hi, f"{label}: K outside [{lo}, {hi}]: "
                                 f"{json.dumps(r)}")
                 if r["action"] == "veto":

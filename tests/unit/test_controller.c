@@ -43,10 +43,10 @@ Test(controller, scales_down_without_demand)
     start(1, 8, 1, 1.0);
     bp_controller_step(&ctl, 0.9, 10);
     bp_controller_step(&ctl, 0.9, 10);
-    cr_expect_eq(ctl.k, 3);
+    cr_expect_eq(ctl.k, 4);
     struct bp_decision d = bp_controller_step(&ctl, 0.9, 0);
     cr_expect_eq(d.action, ACTION_SCALE_DOWN);
-    cr_expect_eq(d.k_after, 2);
+    cr_expect_eq(d.k_after, 3);
 }
 
 Test(controller, hysteresis_needs_consecutive_signals)
@@ -63,6 +63,17 @@ Test(controller, hysteresis_needs_consecutive_signals)
     cr_expect_eq(d.k_after, 2);
     /* And the count starts again after a move. */
     cr_expect_eq(bp_controller_step(&ctl, 0.9, 5).action, ACTION_HOLD);
+}
+
+Test(controller, scales_up_by_doubling_and_down_by_one)
+{
+    start(1, 12, 1, 1.0);
+    int want_up[] = {2, 4, 8, 12, 12};
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(bp_controller_step(&ctl, 0.9, 50).k_after, want_up[i], "step %d", i);
+    int want_down[] = {11, 10, 9};
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(bp_controller_step(&ctl, 0.9, 0).k_after, want_down[i], "step %d", i);
 }
 
 Test(controller, stays_within_bounds)
