@@ -237,7 +237,9 @@ struct bp_gate {
 };
 extern struct bp_gate bp_gate BP_HIDDEN;
 void bp_gate_configure(int enabled, int k) BP_HIDDEN;
-void bp_gate_enter(struct bp_thread *t, uint64_t now) BP_HIDDEN;
+/* Returns 1 when the thread was parked (its phase then restarted at the
+ * end of the park), 0 when it got a slot at once. */
+int bp_gate_enter(struct bp_thread *t, uint64_t now) BP_HIDDEN;
 void bp_gate_release(struct bp_thread *t) BP_HIDDEN;
 void bp_gate_boost(void) BP_HIDDEN;
 void bp_gate_open(void) BP_HIDDEN;
@@ -280,7 +282,9 @@ struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, d
 #define BP_NATIVE_SHARE_MAX 0.5  /* Python CPU time outside the GIL above this: parallel native code */
 #define BP_OTHERS_MAX 0.25       /* other processes' share of a CPU above this: contested */
 #define BP_PIN_BACKOFF 50        /* intervals without a pin after leaving a contested CPU */
-#define BP_WAITING_MIN 0.5       /* fewer threads waiting for the GIL on average: no contention */
+/* Demand: threads parked or waiting for the GIL, on average over an interval;
+ * below this, nobody is waiting. */
+#define BP_DEMAND_MIN 0.5
 struct bp_affinity_rule {
     int hysteresis;
     double alpha;

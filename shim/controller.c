@@ -1,7 +1,8 @@
 /* The controller: a pure function from what the monitor measured in one
  * interval to K, the number of worker threads admitted to the GIL.
  *
- * With demand (threads parked or waiting for the GIL): scale up only while
+ * With demand (threads parked or waiting for the GIL, half a thread or more
+ * on average over the interval): scale up only while
  * the smoothed beta_io is above the danger line - the workers spend their
  * time outside the GIL, so more of them can run - otherwise hold: the GIL
  * Safety Veto, more threads would only contend. Without demand: scale down.
@@ -36,9 +37,9 @@ struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, d
     d.beta_io = c->smoothed;
 
     int dir;
-    if (demand > 0.0 && c->smoothed > p->danger)
+    if (demand >= BP_DEMAND_MIN && c->smoothed > p->danger)
         dir = +1;
-    else if (demand > 0.0)
+    else if (demand >= BP_DEMAND_MIN)
         dir = 0; /* the veto */
     else
         dir = -1;
@@ -108,7 +109,7 @@ enum bp_action bp_affinity_step(struct bp_affinity_rule *r, const struct bp_affi
         snprintf(buf, sizeof buf, "%s: other processes took %.0f%% of it", in->pinned ? "cpu contested" : "every cpu busy",
                  in->others * 100.0);
         why = buf;
-    } else if (in->waiting < BP_WAITING_MIN) {
+    } else if (in->waiting < BP_DEMAND_MIN) {
         snprintf(buf, sizeof buf, "the GIL is not contended: %.2f threads waiting for it on average", in->waiting);
         why = buf;
     } else if (!r->have_native || r->native > BP_NATIVE_SHARE_MAX) {

@@ -102,7 +102,7 @@ static struct bp_thread *pop_waiter(void)
 }
 
 /* Called at the start of a GIL take by a thread without a slot. */
-void bp_gate_enter(struct bp_thread *t, uint64_t now)
+int bp_gate_enter(struct bp_thread *t, uint64_t now)
 {
     int cls = t->after_idle ? 1 : 0;
     lock_q();
@@ -112,7 +112,7 @@ void bp_gate_enter(struct bp_thread *t, uint64_t now)
         atomic_fetch_add_explicit(&bp_gate.in_use, 1, memory_order_relaxed);
         unlock_q();
         t->has_slot = 1;
-        return;
+        return 0;
     }
     atomic_store_explicit(&t->park_word, WORD_WAITING, memory_order_relaxed);
     push_waiter(t, cls);
@@ -139,6 +139,7 @@ void bp_gate_enter(struct bp_thread *t, uint64_t now)
     if (word == WORD_HANDED)
         t->has_slot = 1;
     bp_phase_set(t, PH_OUTSIDE, at);
+    return 1;
 }
 
 /* An exempt thread (the main thread) starts waiting on a Python lock while

@@ -170,10 +170,11 @@ static int take_start(struct bp_thread *t)
     }
     uint64_t now = bp_now_ns();
     if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed)) {
-        if (!t->has_slot && bp_gate_applies(t)) {
-            bp_gate_enter(t, now);
+        /* After a park the take starts when the park ended; a slot got at
+         * once changes nothing (the phase still starts where the thread
+         * left the GIL, and a take is never backdated before now). */
+        if (!t->has_slot && bp_gate_applies(t) && bp_gate_enter(t, now))
             now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
-        }
     }
     t->after_idle = 0;
     hook_now = now;

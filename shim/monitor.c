@@ -222,7 +222,7 @@ static void write_decision(uint64_t now, enum bp_action action, const struct bp_
     bp_json_int(&j, "k_before", d->k_before);
     bp_json_int(&j, "k_after", d->k_after);
     bp_json_ratio(&j, "beta_io", d->beta_io);
-    bp_json_int(&j, "demand", (long long)d->demand);
+    bp_json_ratio(&j, "demand", d->demand);
     if (action == ACTION_PIN || action == ACTION_UNPIN) {
         bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
         bp_json_ratio(&j, "native_share", aff_rule.native);
@@ -275,7 +275,7 @@ static void affinity_step(uint64_t now, const struct bp_figures *proc, const str
 static void tick(uint64_t now, int final, struct bp_json *exit_json)
 {
     struct bp_figures proc = {0}, workers = {0};
-    unsigned alive = 0, waiting = 0, workers_waiting = 0;
+    unsigned alive = 0, waiting = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
 
     confirm_layout();
@@ -353,7 +353,6 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
         } else if (counts) {
             alive++;
             waiting += tm.phase == PH_WAIT;
-            workers_waiting += tm.phase == PH_WAIT && t->python && t->via != VIA_MAIN;
             if (final && exit_json) {
                 bp_json_open(exit_json, NULL, '{');
                 bp_json_int(exit_json, "tid", t->tid);
@@ -386,7 +385,9 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     if (enforcing && !final) {
         /* The controller sees the workers only: the main thread is never
          * parked, and its sleeps or waits say nothing about theirs. */
-        d = bp_controller_step(&ctl, bp_beta_io(&workers), (double)(parked + (int)workers_waiting));
+        uint64_t span = now > last_tick_ns ? now - last_tick_ns : 0;
+        double demand = span ? (double)(workers.wait_ns + workers.parked_ns) / (double)span : 0.0;
+        d = bp_controller_step(&ctl, bp_beta_io(&workers), demand);
         atomic_store(&bp_gate.k, d.k_after);
         decisions[d.action]++;
         /* Every change is logged; a hold only when its reason changes. */
