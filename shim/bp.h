@@ -397,7 +397,8 @@ void bp_json_str(struct bp_json *j, const char *key, const char *val) BP_HIDDEN;
 void bp_json_int(struct bp_json *j, const char *key, long long v) BP_HIDDEN;
 void bp_json_bool(struct bp_json *j, const char *key, int v) BP_HIDDEN;
 void bp_json_ms(struct bp_json *j, const char *key, uint64_t ns) BP_HIDDEN;
-void bp_json_ratio(struct bp_json *j, const char *key, double r) BP_HIDDEN;
+void bp_json_ratio(struct bp_json *j, const char *key, double r) BP_HIDDEN; /* 0..1, 4 decimals */
+void bp_json_fixed2(struct bp_json *j, const char *key, double v) BP_HIDDEN;  /* >= 0, 2 decimals */
 void bp_json_open(struct bp_json *j, const char *key, char bracket) BP_HIDDEN;
 void bp_json_close(struct bp_json *j, char bracket) BP_HIDDEN;
 int bp_json_end(struct bp_json *j) BP_HIDDEN; /* appends "}\n"; 0 if it fit */

@@ -127,6 +127,20 @@ void bp_json_ratio(struct bp_json *j, const char *key, double r)
     put(j, tmp, (size_t)n);
 }
 
+/* A non-negative quantity with two decimals (an average count of threads). */
+void bp_json_fixed2(struct bp_json *j, const char *key, double v)
+{
+    char tmp[32];
+    if (!(v >= 0.0))
+        v = 0.0;
+    if (v > 1e12)
+        v = 1e12;
+    unsigned long long x = (unsigned long long)(v * 100.0 + 0.5);
+    int n = snprintf(tmp, sizeof tmp, "%llu.%02llu", x / 100, x % 100);
+    bp_json_key(j, key);
+    put(j, tmp, (size_t)n);
+}
+
 void bp_json_open(struct bp_json *j, const char *key, char bracket)
 {
     bp_json_key(j, key);

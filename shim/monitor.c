@@ -222,11 +222,11 @@ static void write_decision(uint64_t now, enum bp_action action, const struct bp_
     bp_json_int(&j, "k_before", d->k_before);
     bp_json_int(&j, "k_after", d->k_after);
     bp_json_ratio(&j, "beta_io", d->beta_io);
-    bp_json_ratio(&j, "demand", d->demand);
+    bp_json_fixed2(&j, "demand", d->demand);
     if (action == ACTION_PIN || action == ACTION_UNPIN) {
         bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
         bp_json_ratio(&j, "native_share", aff_rule.native);
-        bp_json_ratio(&j, "waiting", last_waiting);
+        bp_json_fixed2(&j, "waiting", last_waiting);
     }
     bp_json_str(&j, "reason", reason);
     emit(&j);

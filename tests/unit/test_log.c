@@ -91,3 +91,18 @@ Test(log, refuses_symlinks_and_directories)
     unlink(link_path);
     rmdir(dir);
 }
+
+Test(log, averages_keep_two_decimals_and_are_not_clamped_to_one)
+{
+    char buf[256];
+    struct bp_json j;
+    bp_json_begin(&j, buf, sizeof buf, "decision", 0);
+    bp_json_fixed2(&j, "demand", 17.256);
+    bp_json_fixed2(&j, "low", 0.004);
+    bp_json_fixed2(&j, "neg", -3.0);
+    bp_json_fixed2(&j, "nan", 0.0 / 0.0);
+    cr_expect_eq(bp_json_end(&j), 0);
+    buf[j.len] = 0;
+    cr_expect_str_eq(buf, "{\"event\":\"decision\",\"t\":0.000000,\"demand\":17.26,\"low\":0.00,"
+                          "\"neg\":0.00,\"nan\":0.00}\n");
+}
