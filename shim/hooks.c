@@ -370,32 +370,33 @@ HOOK int execvpe(const char *file, char *const argv[], char *const envp[])
 
 /* posix_spawn, system and popen start their child inside libc, out of
  * reach: the calling thread lends it the process's mask for the call. */
-HOOK int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
-                     const posix_spawnattr_t *attr, char *const argv[],
-                     char *const envp[])
+typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                     char *const[], char *const[]);
+
+static int spawn_unpinned(spawn_fn *fn, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
-    if (!bp_real.posix_spawn)
+    if (!fn)
         return ENOSYS;
     int lent = bp_affinity_release_self();
-    int r = bp_real.posix_spawn(pid, path, actions, attr, argv, envp);
+    int r = fn(pid, path, actions, attr, argv, envp);
     if (lent)
         bp_affinity_retake_self();
     return r;
 }
 
-HOOK int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
-                     const posix_spawnattr_t *attr, char *const argv[],
-                      char *const envp[])
+HOOK int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     bp_real_ensure();
-    if (!bp_real.posix_spawnp)
-        return ENOSYS;
-    int lent = bp_affinity_release_self();
-    int r = bp_real.posix_spawnp(pid, file, actions, attr, argv, envp);
-    if (lent)
-        bp_affinity_retake_self();
-    return r;
+    return spawn_unpinned(bp_real.posix_spawn, pid, path, actions, attr, argv, envp);
+}
+
+HOOK int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    bp_real_ensure();
+    return spawn_unpinned(bp_real.posix_spawnp, pid, file, actions, attr, argv, envp);
 }
 
 HOOK int system(const char *command)

@@ -29,7 +29,6 @@ static char last_reason[160];
 static int last_action = -1;
 static struct bp_affinity_rule aff_rule;
 static uint64_t last_tick_ns;
-static double last_waiting; /* threads waiting for the GIL or parked, on average, last interval */
 
 /* What betapool_get_metrics() returns: a copy made at each tick. */
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -214,7 +213,9 @@ static void lifetime(const struct bp_thread *t, const struct bp_times *tm, uint6
     bp_figures_from(f, end > t->start_ns ? end - t->start_ns : 0, cpu, tm->acc_ns);
 }
 
-static void write_decision(uint64_t now, enum bp_action action, const struct bp_decision *d, const char *reason)
+/* aff: the affinity rule's input, for pin and unpin. */
+static void write_decision(uint64_t now, enum bp_action action, const struct bp_decision *d, const char *reason,
+                           const struct bp_affinity_in *aff)
 {
     struct bp_json j;
     bp_json_begin(&j, line, sizeof line, "decision", since_start(now));
@@ -223,35 +224,39 @@ static void write_decision(uint64_t now, enum bp_action action, const struct bp_
     bp_json_int(&j, "k_after", d->k_after);
     bp_json_ratio(&j, "beta_io", d->beta_io);
     bp_json_fixed2(&j, "demand", d->demand);
-    if (action == ACTION_PIN || action == ACTION_UNPIN) {
+    if (aff) {
         bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
         bp_json_ratio(&j, "native_share", aff_rule.native);
-        bp_json_fixed2(&j, "waiting", last_waiting);
+        bp_json_fixed2(&j, "waiting", aff->waiting);
     }
     bp_json_str(&j, "reason", reason);
     emit(&j);
 }
 
 /* GIL affinity, after the controller: pin, unpin, or follow new threads. */
-static void affinity_step(uint64_t now, const struct bp_figures *proc, const struct bp_decision *d)
+/* Threads waiting for the GIL or parked, on average over an interval. */
+static double average_waiting(const struct bp_figures *f, uint64_t span)
+{
+    return span ? (double)(f->wait_ns + f->parked_ns) / (double)span : 0.0;
+}
+
+static void affinity_step(uint64_t now, uint64_t span, const struct bp_figures *proc, const struct bp_decision *d)
 {
     double here, least_others;
     int least;
     bp_affinity_loads(now, &here, &least, &least_others);
     int cpu = atomic_load(&bp_aff.cpu);
-    uint64_t in_interval = now > last_tick_ns ? now - last_tick_ns : 0;
     struct bp_affinity_in in = {
         .pinned = cpu >= 0,
-        .interval_ns = in_interval,
+        .interval_ns = span,
         .cpu_ns = proc->cpu_ns,
         .held_ns = proc->held_ns,
-        .waiting = in_interval ? (double)(proc->wait_ns + proc->parked_ns) / (double)in_interval : 0.0,
+        .waiting = average_waiting(proc, span),
         .others = cpu >= 0 ? here : least_others,
     };
     if (in.others < 0.0)
         in.others = 0.0; /* loads unknown: no reason to move */
     char reason[160];
-    last_waiting = in.waiting;
     enum bp_action a = bp_affinity_step(&aff_rule, &in, reason, sizeof reason);
     if (a == ACTION_PIN) {
         if (least < 0) {
@@ -268,7 +273,7 @@ static void affinity_step(uint64_t now, const struct bp_figures *proc, const str
     decisions[a]++;
     struct bp_decision same_k = *d; /* K does not move with the CPU */
     same_k.k_before = d->k_after;
-    write_decision(now, a, &same_k, reason);
+    write_decision(now, a, &same_k, reason, &in);
 }
 
 /* One pass over the table. final: the process is exiting. */
@@ -386,17 +391,16 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
         /* The controller sees the workers only: the main thread is never
          * parked, and its sleeps or waits say nothing about theirs. */
         uint64_t span = now > last_tick_ns ? now - last_tick_ns : 0;
-        double demand = span ? (double)(workers.wait_ns + workers.parked_ns) / (double)span : 0.0;
-        d = bp_controller_step(&ctl, bp_beta_io(&workers), demand);
+        d = bp_controller_step(&ctl, bp_beta_io(&workers), average_waiting(&workers, span));
         atomic_store(&bp_gate.k, d.k_after);
         decisions[d.action]++;
         /* Every change is logged; a hold only when its reason changes. */
         if (d.action != ACTION_HOLD || last_action != ACTION_HOLD || strcmp(d.reason, last_reason))
-            write_decision(now, d.action, &d, d.reason);
+            write_decision(now, d.action, &d, d.reason, NULL);
         last_action = (int)d.action;
         snprintf(last_reason, sizeof last_reason, "%s", d.reason);
         if (bp_opt(OPT_AFFINITY) == AFFINITY_AUTO && bp_aff.usable && atomic_load(&bp_gate.enabled))
-            affinity_step(now, &proc, &d); /* over every Python thread, the main one too */
+            affinity_step(now, span, &proc, &d); /* over every Python thread, the main one too */
     }
     last_tick_ns = now;
     bp_log_flush();

@@ -12,9 +12,23 @@ Workloads: workloads/affinity_phases.py. Skipped, visibly, on a machine
 where this process may use fewer than two CPUs."""
 import json
 import os
+import resource
+import time
 import unittest
 
 from test_enforce import EnforceCase, brief, note, of, wl
+
+
+def busy_ticks():
+    """Clock ticks every CPU spent busy (user, nice, system, irq, softirq)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2] + v[5] + v[6]
+
+
+def children_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def cpus(mask_text):
@@ -41,11 +55,19 @@ class TestAffinity(EnforceCase):
         args = [wl("affinity_phases.py"), "phases"]
         for label, py in self.each_python():
             with self.subTest(python=label):
+                ticks0, cpu0, t0 = busy_ticks(), children_cpu_s(), time.monotonic()
                 cp, out, recs, took = self.logged(label, py, args)
+                # CPU that other processes used meanwhile, in CPUs.
+                others = ((busy_ticks() - ticks0) / os.sysconf("SC_CLK_TCK")
+                          - (children_cpu_s() - cpu0)) / (time.monotonic() - t0)
                 why = f"{brief(recs)}\nworkload: {json.dumps(out)}"
                 allowed = out["allowed"]
                 self.assertGreaterEqual(len(allowed), 2, why)
                 moves = self.pins(recs)
+                if not moves and others > 0.25 * len(allowed):
+                    # By design: betapool does not pin onto a CPU others are using.
+                    self.skipTest(f"{label}: the machine was busy ({others:.2f} CPUs used by "
+                                  f"other processes during the run), so nothing was pinned")
                 self.assertTrue(moves and moves[0]["action"] == "pin", f"{label}: no pin. {why}")
                 cpu = moves[0]["cpu"]
                 self.assertIn(cpu, allowed, why)
