@@ -59,24 +59,10 @@ static int follow_one(struct bp_thread *t)
     return 0;
 }
 
-void bp_affinity_follow(void)
+/* Every live Python thread not yet looked at under this pin. Returns how
+ * many moved. */
+static int follow_all(void)
 {
-    if (atomic_load(&bp_aff.cpu) < 0)
-        return;
-    uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
-    for (uint32_t i = 0; i < high; i++) {
-        struct bp_thread *t = &bp_threads[i];
-        if (live_python(t) && atomic_load(&t->aff) == AFF_UNKNOWN)
-            follow_one(t);
-    }
-}
-
-int bp_affinity_pin(int cpu)
-{
-    CPU_ZERO(&bp_aff.pin);
-    CPU_SET(cpu, &bp_aff.pin);
-    atomic_store(&bp_aff.ever, 1);
-    atomic_store(&bp_aff.cpu, cpu);
     int moved = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
     for (uint32_t i = 0; i < high; i++) {
@@ -85,6 +71,21 @@ int bp_affinity_pin(int cpu)
             moved += follow_one(t);
     }
     return moved;
+}
+
+void bp_affinity_follow(void)
+{
+    if (atomic_load(&bp_aff.cpu) >= 0)
+        follow_all();
+}
+
+int bp_affinity_pin(int cpu)
+{
+    CPU_ZERO(&bp_aff.pin);
+    CPU_SET(cpu, &bp_aff.pin);
+    atomic_store(&bp_aff.ever, 1);
+    atomic_store(&bp_aff.cpu, cpu);
+    return follow_all();
 }
 
 void bp_affinity_unpin(void)
