@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
-"""betapool-log: read a betapool log (JSON Lines, docs/log-format.md) and
-summarise it, list the controller's decisions, or draw the run as SVG.
+"""Reading a betapool log (JSON Lines, docs/log-format.md), and the reports
+over it: `betapool summary`, `betapool decisions`, `betapool plot`.
 
-usage: betapool-log summary LOG [--run N] [--json]
-       betapool-log decisions LOG [--run N]
-       betapool-log plot LOG -o FILE.svg|FILE.html [--run N]
+usage: betapool summary LOG [--run N] [--json] [--all]
+       betapool decisions LOG [--run N]
+       betapool plot LOG -o FILE.svg|FILE.html [--run N]
 
 A log may hold several runs (processes appending to one file); a `start`
 record begins each. Damaged lines (a half-written last line, garbage in the
@@ -20,8 +19,8 @@ import statistics
 import sys
 from xml.sax.saxutils import escape
 
-PROG = "betapool-log"
-KNOWN_SCHEMAS = (1,)
+PROG = "betapool"       # how messages start; set by the command that runs
+KNOWN_SCHEMAS = (1, 2)
 JSON_FORMAT = 1          # version of this tool's own `summary --json` output
 DEFAULT_DANGER = 0.3     # the library's default GIL danger zone for beta_io
 
@@ -32,6 +31,8 @@ FIGURES = ("wall_ms", "cpu_ms", "gil_held_ms", "gil_wait_ms", "idle_ms",
 PROCESS_KEYS = (("threads", "count"), ("k", "count"), ("parked", "count"),
                 ("gil_waiting", "count"), ("gil_wait_share", "ratio"),
                 ("beta", "ratio"), ("beta_io", "ratio"))
+# Counts per interval (schema 2) that the summary also adds up over the run.
+PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"))
 ACTIONS = ("scale_up", "scale_down", "veto", "hold", "pin", "unpin")
 
 
@@ -78,6 +79,8 @@ class Run:
         self.via = {}           # tid -> how the thread was recognised
         self.live = {}          # tid -> figures summed from samples since it started
         self.exited = []        # thread_exit records, in order
+        self.starts = []        # thread_start records, in order
+        self.samples = []       # sample records, in order
         self.processes = []
         self.decisions = []
         self.notes = []
@@ -91,10 +94,12 @@ class Run:
         event = rec["event"]
         tid = rec.get("tid")
         if event == "thread_start":
+            self.starts.append(rec)
             self.via[tid] = rec.get("via")
             if rec.get("python") is not False:
                 self.live[tid] = {}         # a reused tid is a new thread
         elif event == "sample":
+            self.samples.append(rec)
             sums = self.live.setdefault(tid, {})
             for key in FIGURES:
                 v = num(rec.get(key))
@@ -198,6 +203,34 @@ class Run:
             spans.append((cur[0], max(self.last_t, cur[0]), cur[2]))
         return spans
 
+    def gate_stats(self):
+        """{"open": n, "shut": n, "shut_s": seconds} over the process records
+        that say (schema 2), or None when none does."""
+        states = [(num(p.get("t")), p.get("gate")) for p in self.processes]
+        states = [(t, g) for t, g in states if t is not None and isinstance(g, str)]
+        if not states:
+            return None
+        out = {"open": 0, "shut": 0, "shut_s": 0.0}
+        prev_t = None
+        for t, g in states:
+            out[g] = out.get(g, 0) + 1
+            if g == "shut" and prev_t is not None:
+                out["shut_s"] += t - prev_t
+            prev_t = t
+        out["shut_s"] = round(out["shut_s"], 6)
+        return out
+
+    def counts(self):
+        """The per-interval counts of process records summed over the run
+        ({key: total}), for the keys some record carries."""
+        out = {}
+        for key, _label in PROCESS_COUNTS:
+            vals = [num(p.get(key)) for p in self.processes]
+            vals = [v for v in vals if v is not None]
+            if vals:
+                out[key] = sum(vals)
+        return out
+
     def decision_counts(self):
         counts = {}
         for d in self.decisions:
@@ -290,7 +323,8 @@ def check_schema(rec, name, lineno):
         raise LogError(f"{name}: line {lineno}: log schema {schema} is "
                        f"{'newer than' if newer else 'not one of'} the schemas this "
                        f"{PROG} reads ({', '.join(map(str, KNOWN_SCHEMAS))})"
-                       + ("; use the betapool-log of the betapool that wrote it" if newer else ""))
+                       + ("; read it with the betapool that wrote it, or a newer one"
+                          if newer else ""))
 
 
 def pick_runs(runs, which):
@@ -347,6 +381,7 @@ def summary_data(number, count, run):
         "process": {"intervals": len(run.processes), **run.process_stats()},
         "decisions": run.decision_counts(),
         "pinned": [{"from_s": a, "to_s": b, "cpu": c} for a, b, c in run.pinned_spans()],
+        "gate": run.gate_stats(), "counts": run.counts(), "schema": s.get("schema"),
         "notes": [{"level": n.get("level"), "message": n.get("message")} for n in run.notes],
     }
 
@@ -408,6 +443,13 @@ def summary_text(d, limit=None):
         where = ", ".join(f"{p['from_s']:.1f}-{p['to_s']:.1f} s on cpu {p['cpu']}" for p in d["pinned"][:5])
         more = f" and {len(d['pinned']) - 5} more" if len(d["pinned"]) > 5 else ""
         s.append(f"  Python threads on one CPU for {held:.1f} s: {where}{more}")
+    if d.get("gate"):
+        g = d["gate"]
+        s.append(f"  gate shut in {g.get('shut', 0)} of {g.get('shut', 0) + g.get('open', 0)} "
+                 f"intervals ({g['shut_s']:.1f} s)")
+    for key, label in PROCESS_COUNTS:
+        if key in d.get("counts", {}):
+            s.append(f"  {label} over the run: {fmt(d['counts'][key], 'count')}")
     s.append("")
     total = sum(d["decisions"].values())
     s.append(f"decisions ({total})")
@@ -446,6 +488,21 @@ def arrow():
         return "->"
 
 
+def decision_extras(d):
+    """What a schema 2 decision adds to its reason: the gate and the pin."""
+    out = []
+    if isinstance(d.get("gate"), str):
+        why = d.get("gate_reason")
+        out.append(f"gate {clean(d['gate'])}" + (f": {clean(why)}" if why else ""))
+    cpu = num(d.get("cpu"))
+    if d.get("pin_reason") or (cpu is not None and d.get("action") not in ("pin", "unpin")
+                               and "gate" in d):
+        where = "cpu " + str(int(cpu)) if cpu is not None and cpu >= 0 else "no pin"
+        why = d.get("pin_reason")
+        out.append(where + (f": {clean(why)}" if why else ""))
+    return "".join(f"; {o}" for o in out)
+
+
 def cmd_decisions(args):
     runs = read_log(args.log)
     to = arrow()
@@ -462,7 +519,7 @@ def cmd_decisions(args):
                 f"{fmt(num(d.get('k_before')), 'count')}{to}{fmt(num(d.get('k_after')), 'count')}",
                 "beta_io " + fmt(num(d.get("beta_io")), "ratio"),
                 "demand " + fmt(num(d.get("demand")), "count"),
-                fmt(d.get("reason", ""), "text")])
+                fmt(d.get("reason", ""), "text") + decision_extras(d)])
         widths = [max((len(r[i]) for r in rows), default=0) for i in range(6)]
         for r in rows:
             cells = [r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
@@ -695,35 +752,44 @@ def run_number(text):
     return n
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog=PROG, description="Summarise, list or draw a betapool "
-                                 "log (JSON Lines, schema 1).")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    p = sub.add_parser("summary", help="per-thread table, the process over time, decisions")
-    p.add_argument("log", metavar="LOG", help="the log file ('-' for standard input)")
-    p.add_argument("--json", action="store_true", help="one JSON object, for scripts")
-    p.add_argument("--all", action="store_true", help="list every thread (default: the 20 longest-lived)")
-    p.add_argument("--run", type=run_number, metavar="N", help="only run N (from 1)")
+def add_commands(sub):
+    """The log commands, as sub-commands of `betapool` (argparse)."""
+    def log_arg(p):
+        p.add_argument("log", metavar="LOG", help="the log file ('-' for standard input)")
+    p = sub.add_parser("summary", help="per-thread table, the process over time, decisions",
+                       description="Summarise a betapool log: per-thread totals, the process "
+                       "over time, the controller's decisions, notes.")
+    log_arg(p)
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object, for scripts (default: text)")
+    p.add_argument("--all", action="store_true",
+                   help="list every thread (default: the 20 longest-lived)")
+    p.add_argument("--run", type=run_number, metavar="N", help="only run N, from 1 (default: all)")
     p.set_defaults(func=cmd_summary)
-    p = sub.add_parser("decisions", help="the controller's decisions, one a line")
-    p.add_argument("log", metavar="LOG", help="the log file ('-' for standard input)")
-    p.add_argument("--run", type=run_number, metavar="N", help="only run N (from 1)")
+    p = sub.add_parser("decisions", help="the controller's decisions, one a line",
+                       description="List the controller's decisions with their reasons.")
+    log_arg(p)
+    p.add_argument("--run", type=run_number, metavar="N", help="only run N, from 1 (default: all)")
     p.set_defaults(func=cmd_decisions)
-    p = sub.add_parser("plot", help="draw a run over time as SVG (or HTML holding it)")
-    p.add_argument("log", metavar="LOG", help="the log file ('-' for standard input)")
+    p = sub.add_parser("plot", help="draw a run over time as SVG (or HTML holding it)",
+                       description="Draw one run over time: threads, K, parked, GIL wait "
+                       "share, beta_io against the danger line, vetoes, time on one CPU.")
+    log_arg(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="FILE.svg, or FILE.html for a page holding the SVG")
+                   help="FILE.svg, or FILE.html for a page holding the SVG (required)")
     p.add_argument("--run", type=run_number, metavar="N",
-                   help="which run to draw (from 1; default 1)")
+                   help="which run to draw, from 1 (default: 1)")
     p.set_defaults(func=cmd_plot)
-    args = ap.parse_args(argv)
+
+
+def run_command(func, args):
+    """Runs one log command; LogError and a closed pipe become exit statuses."""
     try:
         sys.stdout.reconfigure(errors="backslashreplace")
     except (AttributeError, ValueError):
         pass
     try:
-        return args.func(args)
+        return func(args)
     except LogError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -734,5 +800,16 @@ def main(argv=None):
         return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv=None, prog="betapool-log"):
+    """`betapool-log COMMAND ...`, the old name of `betapool COMMAND ...` for
+    the log commands."""
+    global PROG
+    PROG = prog
+    ap = argparse.ArgumentParser(prog=prog, description="Summarise, list or draw a betapool "
+                                 "log (JSON Lines, schema " + ", ".join(map(str, KNOWN_SCHEMAS))
+                                 + "); the same as `betapool summary|decisions|plot`.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    add_commands(sub)
+    args = ap.parse_args(argv)
+    return run_command(args.func, args)

@@ -1,16 +1,16 @@
-#!/usr/bin/env python3
-"""betapool: run a program with libbetapool.so preloaded.
+"""`betapool run`: run a program with libbetapool.so preloaded.
 
-usage: betapool [options] [--] PROGRAM [ARGS...]   (betapool --help for more)
+    betapool run [options] -- PROGRAM [ARGS...]
+    betapool run [options] app.py [ARGS...]      (this Python runs app.py)
+    betapool run [options] -m MODULE [ARGS...]   (this Python runs -m MODULE)
 
 The options become BETAPOOL_* variables in the program's environment only; the
 library is appended to any LD_PRELOAD already set, once; then the program
-replaces this script (exec), so its exit status is the program's.
+replaces this process (exec), so its exit status is the program's.
 """
 import os
 import re
 import sys
-import sysconfig
 
 # The library's defaults, as --help shows them. Keep them equal to the option
 # table in shim/ and README's table of BETAPOOL_* variables.
@@ -46,12 +46,15 @@ class UsageError(Exception):
     pass
 
 
-def help_text():
+def help_text(prog="betapool run"):
     lines = [
-        "usage: betapool [options] [--] PROGRAM [ARGS...]",
+        f"usage: {prog} [options] -- PROGRAM [ARGS...]",
+        f"       {prog} [options] SCRIPT.py [ARGS...]",
+        f"       {prog} [options] -m MODULE [ARGS...]",
         "",
         "Run PROGRAM with " + LIB_NAME + " preloaded: it measures how PROGRAM's Python",
         "threads share the GIL and, in mode enforce, limits how many compete for it.",
+        "A SCRIPT.py, or -m MODULE, runs with this Python (" + sys.executable + ").",
         "Each option sets its variable for PROGRAM only; an option not given leaves",
         "a BETAPOOL_* variable already in the environment as it is.",
         "",
@@ -63,7 +66,7 @@ def help_text():
         if key in DEFAULTS:
             default = DEFAULTS[key]
         elif key == "lib":
-            default = "$BETAPOOL_LIB, else the build tree, else the installed one"
+            default = "the one beside this betapool package"
         else:
             default = "off"
         setting = f"{var}=1" if var and metavar is None else (var or "")
@@ -74,14 +77,15 @@ def help_text():
         "",
         "The library is appended to LD_PRELOAD (never replacing it, never twice).",
         "Exit status: PROGRAM's; 2 for a usage error or a missing library; 126 or 127",
-        "when PROGRAM cannot be run. Read a log with: betapool-log summary FILE",
+        "when PROGRAM cannot be run. Read a log with: betapool summary FILE",
     ]
     return "\n".join(lines) + "\n"
 
 
-def parse(argv):
+def parse(argv, prog="betapool run"):
     """(settings {option: value}, command) from the arguments after the
-    program name. Options end at `--` or at the first word that is not one."""
+    program name. Options end at `--`, at `-m`, or at the first word that is
+    not one; a first word ending in .py is a script for this Python."""
     table = {o[0]: o for o in OPTIONS}
     settings = {}
     i = 0
@@ -91,13 +95,17 @@ def parse(argv):
             i += 1
             break
         if arg in ("-h", "--help"):
-            sys.stdout.write(help_text())
+            sys.stdout.write(help_text(prog))
             sys.exit(0)
+        if arg == "-m":
+            if i + 1 >= len(argv):
+                raise UsageError("-m needs a module name")
+            return checked(settings), [sys.executable] + argv[i:]
         if not arg.startswith("-") or arg == "-":
             break
         name, eq, value = arg.partition("=")
         if name not in table:
-            raise UsageError(f"unknown option '{name}' (betapool --help lists them)")
+            raise UsageError(f"unknown option '{name}' ({prog} --help lists them)")
         if table[name][2] is None:
             if eq:
                 raise UsageError(f"{name} takes no value")
@@ -112,11 +120,17 @@ def parse(argv):
         i += 1
     command = argv[i:]
     if not command:
-        raise UsageError("no program to run (usage: betapool [options] -- PROGRAM [ARGS...])")
+        raise UsageError(f"no program to run (usage: {prog} [options] -- PROGRAM [ARGS...])")
+    if command[0].endswith(".py") and (i == 0 or argv[i - 1] != "--"):
+        command = [sys.executable] + command
+    return checked(settings), command
+
+
+def checked(settings):
     if "--min" in settings and "--max" in settings \
             and int(settings["--min"]) > int(settings["--max"]):
         raise UsageError(f"--min {settings['--min']} is above --max {settings['--max']}")
-    return settings, command
+    return settings
 
 
 def check_value(name, value):
@@ -133,40 +147,25 @@ def check_value(name, value):
     return value
 
 
-def library_candidates():
-    """Where a library that was not named is looked for, in order: the build
-    tree beside this script, then where `meson install` puts it."""
-    here = os.path.dirname(os.path.realpath(__file__))
-    triplets = [sysconfig.get_config_var("MULTIARCH") or "", "x86_64-linux-gnu"]
-    places = [os.path.join(here, "..", "build", "shim")]
-    places += [os.path.join(here, "..", "lib", t) for t in triplets if t]
-    places += [os.path.join(here, "..", "lib64"), os.path.join(here, "..", "lib")]
-    out = []
-    for p in places:
-        p = os.path.normpath(os.path.join(p, LIB_NAME))
-        if p not in out:
-            out.append(p)
-    return out
+def find_library(given):
+    """The library to preload: --lib when given, else this package's own
+    (beside it when installed, the checkout's build/shim in a checkout)."""
+    if given is not None:
+        if not usable(given):
+            raise UsageError(f"the library given by --lib is not a readable file: {given}")
+        return os.path.abspath(given)
+    from . import library_path
+    path = library_path()
+    if path is None or not usable(path):
+        raise UsageError(f"cannot find {LIB_NAME} beside the betapool package in "
+                         f"{os.path.dirname(os.path.abspath(__file__))}. In a source checkout, "
+                         "build it (meson setup build && meson compile -C build); "
+                         "or name one with --lib PATH")
+    return path
 
 
 def usable(path):
     return os.path.isfile(path) and os.access(path, os.R_OK)
-
-
-def find_library(given):
-    if given is not None or os.environ.get("BETAPOOL_LIB"):
-        where, path = ("--lib", given) if given is not None else \
-                      ("BETAPOOL_LIB", os.environ["BETAPOOL_LIB"])
-        if not usable(path):
-            raise UsageError(f"the library given by {where} is not a readable file: {path}")
-        return os.path.abspath(path)
-    candidates = library_candidates()
-    for path in candidates:
-        if usable(path):
-            return path
-    raise UsageError(f"cannot find {LIB_NAME}; looked for " + ", ".join(candidates)
-                     + ". Build it (meson setup build && meson compile -C build) "
-                     "or name it with --lib PATH or BETAPOOL_LIB")
 
 
 def with_library(preload, lib):
@@ -188,18 +187,24 @@ def with_library(preload, lib):
     return preload.rstrip(" \t\n:") + sep + lib
 
 
-def main(argv):
-    try:
-        settings, command = parse(argv)
-        lib = find_library(settings.get("--lib"))
-        env = dict(os.environ)
-        env["LD_PRELOAD"] = with_library(env.get("LD_PRELOAD", ""), lib)
-    except UsageError as e:
-        print(f"betapool: error: {e}", file=sys.stderr)
-        return 2
+def environment(settings, lib):
+    """The program's environment: this one, the library added to LD_PRELOAD,
+    and each option given as its BETAPOOL_* variable."""
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = with_library(env.get("LD_PRELOAD", ""), lib)
     for opt, var, _metavar, _meaning in OPTIONS:
         if var and opt in settings:
             env[var] = settings[opt]
+    return env
+
+
+def main(argv, prog="betapool run"):
+    try:
+        settings, command = parse(argv, prog)
+        env = environment(settings, find_library(settings.get("--lib")))
+    except UsageError as e:
+        print(f"betapool: error: {e}", file=sys.stderr)
+        return 2
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -208,6 +213,3 @@ def main(argv):
         print(f"betapool: error: cannot run '{command[0]}': {e.strerror or e}", file=sys.stderr)
         return 127 if isinstance(e, FileNotFoundError) else 126
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
