@@ -11,6 +11,7 @@
 `python -m betapool app.py ARGS` is `betapool run app.py ARGS`.
 """
 import argparse
+import os
 import sys
 
 from . import __version__, logtool, run, top, trace
@@ -49,6 +50,10 @@ def main(argv=None, prog="betapool", implicit_run=False):
         return run.main(argv[1:], prog=f"{prog} run")
     if implicit_run and argv and argv[0] not in COMMANDS \
             and argv[0] not in ("-h", "--help", "--version"):
-        return run.main(argv, prog=prog)
+        status = run.main(argv, prog=prog)
+        if status == 127 and not argv[0].startswith("-") and os.sep not in argv[0]:
+            print(f"{prog}: '{argv[0]}' is neither a command ({', '.join(COMMANDS)}) nor a "
+                  "program", file=sys.stderr)
+        return status
     args = parser(prog).parse_args(argv)
     return logtool.run_command(args.func, args)
