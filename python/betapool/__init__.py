@@ -51,6 +51,7 @@ _FIELDS = (
     ("samples", ctypes.c_uint64),
     ("pinned_cpu", ctypes.c_int32), ("affinity", ctypes.c_int32),
     ("pins", ctypes.c_uint64), ("unpins", ctypes.c_uint64),
+    ("gate_shut", ctypes.c_int32), ("gate", ctypes.c_int32), ("priority", ctypes.c_int32),
 )
 
 
@@ -58,7 +59,7 @@ class _Metrics(ctypes.Structure):
     _fields_ = list(_FIELDS)
 
 
-_MODES = {0: "off", 1: "observe", 2: "enforce"}
+_MODES = {0: "off", 1: "observe", 2: "auto"}
 
 # The seed's AdaptiveThreadPoolExecutor.get_metrics() keys that the shim
 # knows the same thing for, and where it gets them. The seed's task counts
@@ -100,8 +101,9 @@ def metrics():
     own: mode, gil_found, python_threads, k, parked, gil_waiting, beta,
     beta_io, beta_io_smoothed, gil_wait_share, vetoes, holds, parks,
     park_overruns, threads_started, threads_exited, samples, pinned_cpu
-    (None: not pinned), affinity, pins, unpins, version, and any field a
-    newer library adds that this package knows."""
+    (None: not pinned), affinity, pins, unpins, gate_shut, gate, priority,
+    version. A library older than this package fills in fewer: the keys of
+    the fields it does not know are left out."""
     fn = _function()
     if fn is None:
         return None
@@ -118,7 +120,7 @@ def metrics():
     own.pop("size", None)
     if "mode" in own:
         own["mode"] = _MODES.get(own["mode"], str(own["mode"]))
-    for key in ("gil_found", "affinity"):
+    for key in ("gil_found", "affinity", "gate_shut", "gate", "priority"):
         if key in own:
             own[key] = bool(own[key])
     if own.get("pinned_cpu", -1) < 0 and "pinned_cpu" in own:

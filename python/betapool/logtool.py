@@ -33,7 +33,8 @@ PROCESS_KEYS = (("threads", "count"), ("k", "count"), ("parked", "count"),
                 ("beta", "ratio"), ("beta_io", "ratio"))
 # Counts per interval (schema 2) that the summary also adds up over the run.
 PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"))
-ACTIONS = ("scale_up", "scale_down", "veto", "hold", "pin", "unpin")
+ACTIONS = ("scale_up", "scale_down", "veto", "hold", "pin", "unpin", "gate shut",
+           "gate opened")
 
 
 class LogError(Exception):
@@ -232,11 +233,20 @@ class Run:
         return out
 
     def decision_counts(self):
+        """{what: count}: K's actions, and from schema 2's records the pins
+        and unpins (`pin`) and the gate's changes (`gate_was` -> `gate`)."""
         counts = {}
         for d in self.decisions:
             action = d.get("action")
             action = action if isinstance(action, str) else "?"
             counts[action] = counts.get(action, 0) + 1
+            pin = d.get("pin")
+            if pin in ("pin", "unpin"):
+                counts[pin] = counts.get(pin, 0) + 1
+            gate, was = d.get("gate"), d.get("gate_was")
+            if isinstance(gate, str) and isinstance(was, str) and gate != was:
+                key = "gate " + ("shut" if gate == "shut" else "opened")
+                counts[key] = counts.get(key, 0) + 1
         order = [a for a in ACTIONS if a in counts] + sorted(a for a in counts if a not in ACTIONS)
         return {a: counts[a] for a in order}
 
@@ -379,7 +389,7 @@ def summary_data(number, count, run):
         "duration_s": run.last_t, "complete": run.complete,
         "threads": rows, "total": total,
         "process": {"intervals": len(run.processes), **run.process_stats()},
-        "decisions": run.decision_counts(),
+        "decisions": run.decision_counts(), "decision_records": len(run.decisions),
         "pinned": [{"from_s": a, "to_s": b, "cpu": c} for a, b, c in run.pinned_spans()],
         "gate": run.gate_stats(), "counts": run.counts(), "schema": s.get("schema"),
         "notes": [{"level": n.get("level"), "message": n.get("message")} for n in run.notes],
@@ -451,7 +461,7 @@ def summary_text(d, limit=None):
         if key in d.get("counts", {}):
             s.append(f"  {label} over the run: {fmt(d['counts'][key], 'count')}")
     s.append("")
-    total = sum(d["decisions"].values())
+    total = d["decision_records"]
     s.append(f"decisions ({total})")
     if total:
         s += table(["action", "count"], [[clean(a), str(n)] for a, n in d["decisions"].items()])
@@ -489,17 +499,23 @@ def arrow():
 
 
 def decision_extras(d):
-    """What a schema 2 decision adds to its reason: the gate and the pin."""
+    """What a schema 2 decision adds to its K reason: the gate (with its
+    reason when it opened or shut) and the CPU (with its reason when the
+    threads were pinned or unpinned). Nothing for schema 1."""
     out = []
-    if isinstance(d.get("gate"), str):
-        why = d.get("gate_reason")
-        out.append(f"gate {clean(d['gate'])}" + (f": {clean(why)}" if why else ""))
-    cpu = num(d.get("cpu"))
-    if d.get("pin_reason") or (cpu is not None and d.get("action") not in ("pin", "unpin")
-                               and "gate" in d):
-        where = "cpu " + str(int(cpu)) if cpu is not None and cpu >= 0 else "no pin"
+    gate, was = d.get("gate"), d.get("gate_was")
+    if isinstance(gate, str):
+        if isinstance(was, str) and was != gate:
+            why = d.get("gate_reason")
+            out.append(f"gate {clean(was)}\u2192{clean(gate)}" + (f": {clean(why)}" if why else ""))
+        else:
+            out.append(f"gate {clean(gate)}")
+    pin = d.get("pin")
+    if isinstance(pin, str) and pin in ("pin", "unpin"):
+        cpu = num(d.get("cpu"))
         why = d.get("pin_reason")
-        out.append(where + (f": {clean(why)}" if why else ""))
+        where = f" cpu {int(cpu)}" if pin == "pin" and cpu is not None and cpu >= 0 else ""
+        out.append(pin + where + (f": {clean(why)}" if why else ""))
     return "".join(f"; {o}" for o in out)
 
 

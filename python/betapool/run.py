@@ -15,26 +15,34 @@ import sys
 # The library's defaults, as --help shows them. Keep them equal to the option
 # table in shim/ and README's table of BETAPOOL_* variables.
 DEFAULTS = {
-    "mode": "observe",
+    "mode": "auto",
     "log": "none",
     "interval": 100,
-    "min": 1,
+    "min": 2,
     "max": 8,
     "affinity": "auto",
+    "gate": "auto",
+    "priority": "auto",
 }
-MODES = ("observe", "off", "enforce")
+MODES = ("auto", "observe", "off", "enforce")     # enforce: the old name of auto
 AFFINITIES = ("auto", "off")
 LIB_NAME = "libbetapool.so"
 
 # option, variable it sets, metavar (None for a flag), what it means
 OPTIONS = (
-    ("--mode", "BETAPOOL_MODE", "M", "what betapool does: " + ", ".join(MODES)),
+    ("--mode", "BETAPOOL_MODE", "M", "what betapool does: auto (measure, and act where it "
+     "pays), observe (measure only), off; enforce means auto"),
     ("--log", "BETAPOOL_LOG", "FILE", "write the log (JSON Lines) to FILE; %p becomes the pid"),
     ("--interval", "BETAPOOL_INTERVAL_MS", "MS", "how often betapool samples and decides, in ms"),
-    ("--min", "BETAPOOL_MIN_WORKERS", "N", "fewest worker threads admitted (enforce)"),
-    ("--max", "BETAPOOL_MAX_WORKERS", "N", "most worker threads admitted (enforce)"),
+    ("--min", "BETAPOOL_MIN_WORKERS", "N", "fewest computing workers admitted while the gate is shut"),
+    ("--max", "BETAPOOL_MAX_WORKERS", "N", "most computing workers admitted while the gate is shut"),
     ("--affinity", "BETAPOOL_AFFINITY", "A",
-     "keep GIL-bound Python threads on one CPU (enforce): " + ", ".join(AFFINITIES)),
+     "keep GIL-bound Python threads on one CPU (mode auto): " + ", ".join(AFFINITIES)),
+    ("--gate", "BETAPOOL_GATE", "G",
+     "park surplus computing workers while they are forced off the GIL (mode auto): "
+     + ", ".join(AFFINITIES)),
+    ("--priority", "BETAPOOL_PRIORITY", "P",
+     "hand the GIL sooner to threads that hold it briefly (mode auto): " + ", ".join(AFFINITIES)),
     ("--stats", "BETAPOOL_STATS", None, "print statistics when the program ends"),
     ("--verbose", "BETAPOOL_VERBOSE", None, "more messages from betapool on stderr"),
     ("--lib", None, "PATH", "the library to preload"),
@@ -53,7 +61,7 @@ def help_text(prog="betapool run"):
         f"       {prog} [options] -m MODULE [ARGS...]",
         "",
         "Run PROGRAM with " + LIB_NAME + " preloaded: it measures how PROGRAM's Python",
-        "threads share the GIL and, in mode enforce, limits how many compete for it.",
+        "threads share the GIL and, in mode auto, acts on it where that pays.",
         "A SCRIPT.py, or -m MODULE, runs with this Python (" + sys.executable + ").",
         "Each option sets its variable for PROGRAM only; an option not given leaves",
         "a BETAPOOL_* variable already in the environment as it is.",
@@ -136,8 +144,8 @@ def checked(settings):
 def check_value(name, value):
     if name == "--mode" and value not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, not '{value}'")
-    if name == "--affinity" and value not in AFFINITIES:
-        raise UsageError(f"--affinity must be one of {', '.join(AFFINITIES)}, not '{value}'")
+    if name in ("--affinity", "--gate", "--priority") and value not in AFFINITIES:
+        raise UsageError(f"{name} must be one of {', '.join(AFFINITIES)}, not '{value}'")
     if name in NUMERIC:
         if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
             raise UsageError(f"{name} needs a whole number of at least 1, not '{value}'")

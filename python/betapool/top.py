@@ -144,7 +144,7 @@ def render(fol, rows, width, sort_key, state):
         out.append("  ".join(f"{k} {v}" for k, v in items))
     counts = run.decision_counts()
     if counts:
-        line = f"decisions {sum(counts.values())}: " + ", ".join(f"{clean(a)} {n}"
+        line = f"decisions {len(run.decisions)}: " + ", ".join(f"{clean(a)} {n}"
                                                                   for a, n in counts.items())
         d = run.decisions[-1]
         dt = num(d.get("t"))

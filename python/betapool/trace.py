@@ -148,6 +148,13 @@ def run_events(run, number, pid):
             label += f" K {int(kb)}\u2192{int(ka)}"
         if action in ("pin", "unpin") and num(d.get("cpu")) is not None:
             label += f" cpu {int(num(d['cpu']))}"
+        gate, was = d.get("gate"), d.get("gate_was")
+        if isinstance(gate, str) and isinstance(was, str) and gate != was:
+            label += f"; gate {clean(gate)}"
+        if d.get("pin") in ("pin", "unpin"):
+            cpu = num(d.get("cpu"))
+            label += f"; {d['pin']}" + (f" cpu {int(cpu)}" if d["pin"] == "pin" and cpu is not None
+                                        and cpu >= 0 else "")
         args = {k: (clean(v) if isinstance(v, str) else v) for k, v in d.items()
                 if k not in ("event", "t")}
         events.append({"name": label, "cat": "decision", "ph": "i", "s": "p", "ts": us(t),

@@ -79,7 +79,7 @@ class ApiTest(common.ShimTestCase):
         # the library filled in exactly the structure this package reads
         self.assertEqual(out["raw"], out["struct"])
         self.assertEqual(m["version"], out["version"])
-        self.assertEqual(m["mode"], "enforce")
+        self.assertEqual(m["mode"], "auto")
         self.assertIs(m["gil_found"], True)
         self.assertEqual(m["max_workers"], 6)
         # the seed's keys, from the same figures as betapool's own
@@ -100,6 +100,14 @@ class ApiTest(common.ShimTestCase):
         self.assertGreaterEqual(m["k"], 1)
         self.assertTrue(m["pinned_cpu"] is None or m["pinned_cpu"] >= 0)
         self.assertTrue(0.0 <= m["beta_io"] <= 1.0)
+        # mode enforce is auto now; the gate and the GIL priority on by default
+        self.assertIs(m["gate"], True)
+        self.assertIs(m["priority"], True)
+        self.assertIn(m["gate_shut"], (True, False))
+        out = self.probe(common.shim_env({"BETAPOOL_MODE": "observe", "BETAPOOL_GATE": "off"}))
+        self.assertEqual(out["metrics"]["mode"], "observe")
+        self.assertIs(out["metrics"]["gate"], False)
+        self.assertIs(out["metrics"]["gate_shut"], False)
 
     def test_no_shim_no_metrics(self):
         out = self.probe(common.shim_env(preload=False))

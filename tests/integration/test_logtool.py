@@ -236,12 +236,16 @@ class LogToolTest(unittest.TestCase):
         procs = [r for r in recs if r["event"] == "process"]
         for i, r in enumerate(procs):
             r.update(gate="shut" if i in (1, 2, 3) else "open", forced=i, favoured=2 * i)
+        decisions = [r for r in recs if r["event"] == "decision"]
         for r in recs:
             if r["event"] == "sample":
                 r.update(forced=1, favoured=0)
-            if r["event"] == "decision":
-                r.update(gate="shut", gate_reason="threads wait for the GIL and compute",
-                         cpu=1, pin_reason="GIL-bound")
+        for i, r in enumerate(decisions):   # scale_up, veto, scale_down, scale_down
+            r.update(gate="shut" if i < 3 else "open", gate_was="open" if i == 0 else "shut",
+                     gate_reason="forced switches" if i == 0 else "calm", signal="none",
+                     pin="pin" if i == 1 else ("unpin" if i == 3 else "stay"),
+                     cpu=1 if i in (1, 2) else -1, native_share=0.1, waiting=2.0,
+                     pin_reason="GIL-bound" if i == 1 else "native code")
         log = self.write("run.jsonl", lines(recs))
         cp = self.ok("summary", log)
         self.assertEqual(cp.stderr, "")
@@ -252,10 +256,17 @@ class LogToolTest(unittest.TestCase):
         self.assertEqual(run["schema"], 2)
         self.assertEqual(run["gate"], {"open": 2, "shut": 3, "shut_s": 0.3})
         self.assertEqual(run["counts"], {"forced": 10, "favoured": 20})
+        self.assertEqual(run["decisions"], {"scale_up": 1, "scale_down": 2, "veto": 1, "pin": 1,
+                                            "unpin": 1, "gate shut": 1, "gate opened": 1})
+        self.assertEqual(run["decision_records"], 4)
+        self.assertIn("decisions (4)", cp.stdout)
         out = self.ok("decisions", log).stdout.splitlines()
         self.assertEqual(len(out), 5)
-        self.assertTrue(out[1].endswith("above the danger zone 0.3; gate shut: threads wait for "
-                                        "the GIL and compute; cpu 1: GIL-bound"), out[1])
+        self.assertTrue(out[1].endswith("above the danger zone 0.3; gate open\u2192shut: forced "
+                                        "switches"), out[1])
+        self.assertTrue(out[2].endswith("; gate shut; pin cpu 1: GIL-bound"), out[2])
+        self.assertTrue(out[3].endswith("no demand; gate shut"), out[3])
+        self.assertTrue(out[4].endswith("; gate shut\u2192open: calm; unpin: native code"), out[4])
         # a schema 1 log has none of it
         plain = self.write("plain.jsonl", lines(enforce_run()))
         self.assertNotIn("gate", self.ok("summary", plain).stdout)

@@ -93,6 +93,8 @@ class TopTest(common.ShimTestCase):
                       f"beta_io {last['beta_io']:.3f}", frame)
         self.assertIn(f"GIL wait {100 * last['gil_wait_share']:.0f}%", frame)
         self.assertIn("pinned CPU ", frame)
+        self.assertIn(f"gate {last['gate']}  forced {last['forced']}  favoured {last['favoured']}",
+                      frame)
         # the threads are the last interval's samples, busiest (held) first
         i = recs.index(last)
         j = max(k for k in range(i) if recs[k]["event"] == "process")

@@ -196,8 +196,10 @@ class TraceTest(common.ShimTestCase):
 
     def test_counters_follow_process_records(self):
         procs = [r for r in self.records if r["event"] == "process"]
+        self.assertEqual(self.records[0]["schema"], 2)
         for key, name, series in (("k", "K", "threads"), ("parked", "parked", "threads"),
-                                  ("beta_io", "beta_io", "ratio")):
+                                  ("beta_io", "beta_io", "ratio"), ("forced", "forced", "switches"),
+                                  ("favoured", "favoured", "waits")):
             with self.subTest(counter=name):
                 got = [(e["ts"], e["args"][series]) for e in self.events("C", name)]
                 want = [(round(p["t"] * 1e6, 3), p[key]) for p in procs if key in p]
@@ -215,6 +217,11 @@ class TraceTest(common.ShimTestCase):
             self.assertEqual(ev["args"]["action"], d["action"])
             self.assertTrue(ev["name"].startswith(d["action"]))
             self.assertEqual(ev["ts"], round(d["t"] * 1e6, 3))
+            # schema 2: the gate and the pin with their reasons
+            self.assertEqual(ev["args"]["gate_reason"], d["gate_reason"])
+            self.assertEqual(ev["args"]["pin_reason"], d["pin_reason"])
+            if d["gate"] != d["gate_was"]:
+                self.assertIn(f"; gate {d['gate']}", ev["name"])
 
     def test_stdout_and_errors(self):
         cp = subprocess.run([sys.executable, BETAPOOL, "trace", self.log, "-o", "-", "--run", "1"],

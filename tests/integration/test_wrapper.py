@@ -18,8 +18,8 @@ WRAPPER = os.path.join(ROOT, "scripts", "betapool")
 PACKAGE = os.path.join(ROOT, "python", "betapool")
 DUMP_ENV = "import os, json; print(json.dumps(dict(os.environ)))"
 DUMP_ARGV = "import sys, json; print(json.dumps(sys.argv[1:]))"
-OPTION_NAMES = ("--mode", "--log", "--interval", "--min", "--max", "--affinity", "--stats",
-                "--verbose", "--lib")
+OPTION_NAMES = ("--mode", "--log", "--interval", "--min", "--max", "--affinity", "--gate",
+                "--priority", "--stats", "--verbose", "--lib")
 
 
 class WrapperTest(unittest.TestCase):
@@ -67,11 +67,13 @@ class WrapperTest(unittest.TestCase):
     def test_every_option_sets_its_variable(self):
         child = self.child_env(["--lib", self.lib, "--mode", "enforce", "--log", "run-%p.jsonl",
                                 "--interval", "50", "--min", "2", "--max", "8", "--affinity",
-                                "off", "--stats", "--verbose"])
+                                "off", "--gate", "off", "--priority", "auto", "--stats",
+                                "--verbose"])
         self.assertEqual(self.betapool_vars(child), {
             "BETAPOOL_MODE": "enforce", "BETAPOOL_LOG": "run-%p.jsonl",
             "BETAPOOL_INTERVAL_MS": "50", "BETAPOOL_MIN_WORKERS": "2",
-            "BETAPOOL_MAX_WORKERS": "8", "BETAPOOL_AFFINITY": "off", "BETAPOOL_STATS": "1",
+            "BETAPOOL_MAX_WORKERS": "8", "BETAPOOL_AFFINITY": "off", "BETAPOOL_GATE": "off",
+            "BETAPOOL_PRIORITY": "auto", "BETAPOOL_STATS": "1",
             "BETAPOOL_VERBOSE": "1"})
         self.assertEqual(child["LD_PRELOAD"], self.lib)
 
@@ -194,6 +196,7 @@ class WrapperTest(unittest.TestCase):
                 (["-x"], ["unknown option '-x'"]),
                 (["--mode"], ["--mode needs a value"]),
                 (["--mode", "fast"], ["--mode", "fast"]),
+                (["--gate", "on"], ["--gate must be one of auto, off", "'on'"]),
                 (["--interval", "0"], ["--interval", "'0'"]),
                 (["--min", "two"], ["--min", "'two'"]),
                 (["--min", "9", "--max", "8"], ["above --max"]),
@@ -297,7 +300,8 @@ class WrapperTest(unittest.TestCase):
                 self.assertIn(name, cp.stdout)
             for var in ("BETAPOOL_MODE", "BETAPOOL_LOG", "BETAPOOL_INTERVAL_MS",
                         "BETAPOOL_MIN_WORKERS", "BETAPOOL_MAX_WORKERS", "BETAPOOL_AFFINITY",
-                        "BETAPOOL_STATS", "BETAPOOL_VERBOSE"):
+                        "BETAPOOL_GATE", "BETAPOOL_PRIORITY", "BETAPOOL_STATS",
+                        "BETAPOOL_VERBOSE"):
                 self.assertIn(var, cp.stdout)
             self.assertEqual(cp.stdout.count("(default: "), len(OPTION_NAMES))
 
@@ -343,7 +347,8 @@ class WrapperTest(unittest.TestCase):
         self.assertTrue(lib, f"no option lines from the library: {cp.stderr}")
         for opt, name in (("--mode", "mode"), ("--interval", "interval_ms"),
                           ("--min", "min_workers"), ("--max", "max_workers"),
-                          ("--affinity", "affinity")):
+                          ("--affinity", "affinity"), ("--gate", "gate"),
+                          ("--priority", "priority")):
             self.assertEqual(helped.get(opt), lib.get(name), f"{opt}: --help says "
                              f"{helped.get(opt)}, the library {lib.get(name)}")
 
