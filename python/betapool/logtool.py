@@ -204,6 +204,25 @@ class Run:
             spans.append((cur[0], max(self.last_t, cur[0]), cur[2]))
         return spans
 
+    def gate_spans(self):
+        """[(t_from, t_to)]: when the gate was shut (schema 2's process
+        records; each covers the interval that ends at its t)."""
+        spans, cur, prev_t = [], None, 0.0
+        for p in self.processes:
+            t = num(p.get("t"))
+            if t is None:
+                continue
+            shut = p.get("gate") == "shut"
+            if shut and cur is None:
+                cur = prev_t
+            elif not shut and cur is not None:
+                spans.append((cur, prev_t))
+                cur = None
+            prev_t = t
+        if cur is not None:
+            spans.append((cur, prev_t))
+        return spans
+
     def gate_stats(self):
         """{"open": n, "shut": n, "shut_s": seconds} over the process records
         that say (schema 2), or None when none does."""
@@ -655,6 +674,15 @@ def svg_document(run, number, count, logname):
                 out.append(f'<rect class="pinned" x="{fnum(xa)}" y="{top}" width="{fnum(max(xb - xa, 1.0))}" '
                            f'height="{PANEL_H}"><title>on cpu {cpu}</title></rect>')
             out.append("</g>")
+            # The gate (schema 2): shut spans as a band along the panel's foot.
+            shut = run.gate_spans()
+            out.append('<g id="gate" fill="#3b6fc4" fill-opacity="0.55">')
+            for a, b in shut:
+                xa, xb = x(min(a, t_end)), x(min(b, t_end))
+                out.append(f'<rect class="gate-shut" x="{fnum(xa)}" y="{top + PANEL_H - 6}" '
+                           f'width="{fnum(max(xb - xa, 1.0))}" height="6"><title>gate shut'
+                           f'</title></rect>')
+            out.append("</g>")
         if panel == 2:
             yy = fnum(y(2, danger))
             out.append(f'<line id="danger" x1="{LEFT}" y1="{yy}" x2="{LEFT + PLOT_W}" y2="{yy}" '
@@ -681,6 +709,11 @@ def svg_document(run, number, count, logname):
                        f'fill-opacity="0.25"/>')
             out.append(f'<text x="{lx + 24}" y="{legend_y}">on one CPU ({len(spans)})</text>')
             legend_y += 17
+            if any(isinstance(p.get("gate"), str) for p in run.processes):
+                out.append(f'<rect x="{lx}" y="{legend_y - 6}" width="18" height="6" '
+                           f'fill="#3b6fc4" fill-opacity="0.55"/>')
+                out.append(f'<text x="{lx + 24}" y="{legend_y}">gate shut ({len(shut)})</text>')
+                legend_y += 17
         if panel == 2:
             lx = LEFT + PLOT_W + 12
             out.append(f'<line x1="{lx}" y1="{legend_y - 4}" x2="{lx + 18}" y2="{legend_y - 4}" '
