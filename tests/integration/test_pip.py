@@ -144,7 +144,8 @@ class PipTest(unittest.TestCase):
         none, active, lib, version = cp.stdout.split()
         self.assertEqual((none, active), ("None", "False"))
         self.assertEqual(lib, os.path.join(self.site(), "betapool", "libbetapool.so"))
-        self.assertEqual(version, "0.1.0")
+        with open(os.path.join(common.ROOT, "python", "betapool", "__init__.py")) as f:
+            self.assertIn(f'__version__ = "{version}"', f.read())
 
 
 if __name__ == "__main__":
