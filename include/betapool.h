@@ -49,6 +49,7 @@ struct betapool_metrics {
     int32_t gate_shut;          /* 1: surplus computing workers are being parked now */
     int32_t gate;               /* 1: BETAPOOL_GATE=auto */
     int32_t priority;           /* 1: BETAPOOL_PRIORITY=auto */
+    uint64_t gate_shuts, gate_opens;    /* times the gate shut, and opened again */
 };
 
 /* Fills *out with up to `size` bytes of the current metrics. Returns the

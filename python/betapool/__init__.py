@@ -52,6 +52,7 @@ _FIELDS = (
     ("pinned_cpu", ctypes.c_int32), ("affinity", ctypes.c_int32),
     ("pins", ctypes.c_uint64), ("unpins", ctypes.c_uint64),
     ("gate_shut", ctypes.c_int32), ("gate", ctypes.c_int32), ("priority", ctypes.c_int32),
+    ("gate_shuts", ctypes.c_uint64), ("gate_opens", ctypes.c_uint64),
 )
 
 
@@ -102,8 +103,8 @@ def metrics():
     beta_io, beta_io_smoothed, gil_wait_share, vetoes, holds, parks,
     park_overruns, threads_started, threads_exited, samples, pinned_cpu
     (None: not pinned), affinity, pins, unpins, gate_shut, gate, priority,
-    version. A library older than this package fills in fewer: the keys of
-    the fields it does not know are left out."""
+    gate_shuts, gate_opens, version. A library older than this package
+    fills in fewer: the keys of the fields it does not know are left out."""
     fn = _function()
     if fn is None:
         return None

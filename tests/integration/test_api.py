@@ -104,6 +104,8 @@ class ApiTest(common.ShimTestCase):
         self.assertIs(m["gate"], True)
         self.assertIs(m["priority"], True)
         self.assertIn(m["gate_shut"], (True, False))
+        self.assertLessEqual(m["gate_opens"], m["gate_shuts"])
+        self.assertLessEqual(m["gate_shuts"] - m["gate_opens"], 1)
         out = self.probe(common.shim_env({"BETAPOOL_MODE": "observe", "BETAPOOL_GATE": "off"}))
         self.assertEqual(out["metrics"]["mode"], "observe")
         self.assertIs(out["metrics"]["gate"], False)
