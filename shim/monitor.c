@@ -106,7 +106,7 @@ static const char *gil_state(void)
 static void give_up_gil(const char *why)
 {
     bp_gil_forget();
-    atomic_store(&bp_gate.enabled, 0);
+    ctl.shut = 0;
     bp_gate_open();
     if (atomic_load(&bp_aff.cpu) >= 0)
         bp_affinity_unpin();
@@ -429,7 +429,7 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     favoured_total += favoured;
     int acting = bp_opt(OPT_MODE) == MODE_AUTO;
     if (acting) {
-        bp_json_str(&j, "gate", atomic_load(&bp_gate.enabled) ? "shut" : "open");
+        bp_json_str(&j, "gate", ctl.shut ? "shut" : "open"); /* as decided: the exit opens it */
         bp_json_int(&j, "k", atomic_load(&bp_gate.k));
         bp_json_int(&j, "parked", atomic_load(&bp_gate.parked));
         bp_json_int(&j, "parks", (long long)atomic_load(&bp_gate.parks));
