@@ -373,7 +373,11 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
             forced += forced_d;
             favoured += favoured_d;
             if (t->python && t->via != VIA_MAIN) {
-                bp_figures_add(&workers, &f);
+                /* K and the gate are about the computing workers, the
+                 * only ones the gate parks: a socket handler's sleeps
+                 * beside CPU threads must not raise their beta_io. */
+                if (!atomic_load_explicit(&t->brief, memory_order_relaxed))
+                    bp_figures_add(&workers, &f);
                 workers_forced += forced_d;
             } else if (t->via == VIA_MAIN) {
                 bp_figures_add(&main_thread, &f);
@@ -438,8 +442,9 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     }
     emit(&j);
 
-    /* The controller's K and gate see the workers only: the main thread is
-     * never parked, and its sleeps or waits say nothing about theirs. GIL
+    /* The controller's K and gate see the computing workers only: the main
+     * thread and brief threads are never parked, and their sleeps or waits
+     * say nothing about the others'. GIL
      * affinity sees every Python thread. Nothing is decided once the GIL is
      * no longer followed. */
     if (acting && !final && atomic_load(&bp_gil.found))
