@@ -141,21 +141,25 @@ def run(argv, side, *, pin_cpu=None, futex=False, timeout=300, driver=None, env_
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            if driver is not None:
-                line = proc.stdout.readline().decode()
-                if line.startswith("ready "):
-                    try:
+            try:
+                if driver is not None:
+                    line = proc.stdout.readline().decode()
+                    if line.startswith("ready "):
                         extra = driver(json.loads(line[6:]))
-                    except Exception:
-                        kill()
-                        raise
-                    finally:
-                        proc.stdin.close()
-            else:
-                proc.stdin.close()
+            finally:
+                proc.stdin.close()      # a driven child ends when its stdin closes
             out = proc.stdout.read()
             _, status, ru = os.wait4(proc.pid, 0)   # wait4, not Popen.wait: rusage
             wall = time.perf_counter() - t0
+        except BaseException:
+            # Ctrl-C or a failed driver: the child has its own session, so
+            # end it (and anything it started) here.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            raise
         finally:
             timer.cancel()
             proc.stdout.close()
