@@ -346,7 +346,13 @@ def main(args):
                 index = f"{i + 1}/{len(names)} "
                 if name == SEED:
                     R.progress(f"[{index}seed] the seed workload, pinned and unpinned")
-                    records = run_seed(args, sides, pairs, results)
+                    try:
+                        records = run_seed(args, sides, pairs, results)
+                    except R.RunError as e:
+                        R.progress(f"  [seed] FAILED: {e}")
+                        results["failed"][name] = str(e)
+                        summary.append([name, "-", "FAILED (see stderr)", "-", "-", "-", "-"])
+                        continue
                     summary += seed_summary_rows(records)
                     continue
                 case = BY_NAME[name]
