@@ -69,3 +69,46 @@ class DemoTest(ShimTestCase):
         self.assertEqual(recs[-1]["event"], "exit")
         self.assertIn("What betapool's log says", cp.stdout)
         self.assertRegex(cp.stdout, r"process over time \(\d+ intervals\)")
+
+
+class BenchEntryPointsTest(ShimTestCase):
+    """scripts/bench and scripts/bench-overhead share the demo's runner: each
+    entry point must still run a tiny case end to end and report figures."""
+
+    def run_json(self, argv):
+        tmp = tempfile.mkdtemp(prefix="betapool-bench-test-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        out = os.path.join(tmp, "out.json")
+        cp = subprocess.run(argv + ["--lib", LIB, "--json", out], env=shim_env(preload=False),
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+        self.assertEqual(cp.returncode, 0, (cp.stdout + cp.stderr)[-4000:])
+        with open(out) as f:
+            return cp, json.load(f)
+
+    def test_matrix_quick(self):
+        cp, res = self.run_json(["python3", "scripts/bench", "matrix", "--quick",
+                                 "--cases", "loop-1t,socket-4t"])
+        self.assertEqual(res["failed"], {})
+        for case, key in (("loop-1t", "steps_per_s"), ("socket-4t", "rt_per_s")):
+            runs = res["cases"][case]["runs"]
+            self.assertIs(runs["stock"][0]["preloaded"], False)
+            self.assertIs(runs["default"][0]["preloaded"], True)
+            self.assertGreater(runs["default"][0][key], 0)
+            self.assertRegex(cp.stdout, rf"(?m)^{case}\s+default\s+")
+
+    def test_seed(self):
+        _, res = self.run_json(["python3", "scripts/bench", "seed", "--tasks", "300",
+                                "--rounds", "1", "--best", "4", "--shim-threads", "8",
+                                "--unpinned-only"])
+        (r,) = res["ratios"]
+        self.assertEqual((r["pinning"], r["side"], r["threads"]), ("unpinned", "default", 8))
+        self.assertEqual(len(r["tasks_per_s_vs_same_t"]), 1)
+        self.assertGreater(r["tasks_per_s_vs_same_t"][0], 0)
+
+    def test_overhead(self):
+        _, res = self.run_json(["python3", "scripts/bench-overhead", "--scale", "0.01",
+                                "--rounds", "1", "--cases", "loop-1t", "--no-callgrind",
+                                "--mode", "default"])
+        row = res["cases"]["loop-1t"]
+        self.assertIs(row["runs"]["shim"][0]["preloaded"], True)
+        self.assertGreater(row["wall_ratio_median_min_max"][0], 0)
