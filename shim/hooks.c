@@ -150,6 +150,9 @@ HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
     return r;
 }
 
+/* Threads in a wait the priority shortened (see favour()). */
+static _Atomic int favoured_now;
+
 /* The time of this hook call, read once and shared with the take/drop
  * rules through now_fn. */
 static __thread __attribute__((tls_model("initial-exec"))) uint64_t hook_now;
@@ -249,6 +252,11 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
         struct bp_thread *t = bp_self;
         if (t)
             bp_gil_event(t, EV_SIGNAL_COND, bp_now_ns);
+        /* The holder lets go while a favoured thread waits: wake every
+         * waiter, not the one waiting longest (a computing thread the
+         * gate admitted), so that the favoured one can take the GIL. */
+        if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) && bp_real.cond_broadcast)
+            return bp_real.cond_broadcast(c);
     }
     return bp_real.cond_signal(c);
 }
@@ -267,8 +275,6 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
  * computes loses its favour at the end of that hold. CPython's deadline is
  * on CLOCK_MONOTONIC (its conds are made so); one that does not look like
  * it is left alone. */
-static _Atomic int favoured_now; /* threads in a shortened wait */
-
 static int favour(struct bp_thread *t, const struct timespec *abstime, struct timespec *sooner)
 {
     if (!atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed) ||

@@ -257,11 +257,11 @@ static void apply(const struct bp_decision *d, int least_cpu)
             for (least_cpu = CPU_SETSIZE - 1; least_cpu > 0 && !CPU_ISSET(least_cpu, &bp_aff.allowed); least_cpu--)
                 ;
         }
-        bp_affinity_pin(least_cpu);
+        bp_affinity_pin(least_cpu, d->shut_after);
     } else if (d->pin == ACTION_UNPIN) {
         bp_affinity_unpin();
     } else if (atomic_load(&bp_aff.cpu) >= 0) {
-        bp_affinity_follow();
+        bp_affinity_follow(d->shut_after);
     }
 }
 
@@ -373,7 +373,11 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
             forced += forced_d;
             favoured += favoured_d;
             if (t->python && t->via != VIA_MAIN) {
-                bp_figures_add(&workers, &f);
+                /* K and the gate are about the computing workers, the
+                 * only ones the gate parks: a socket handler's sleeps
+                 * beside CPU threads must not raise their beta_io. */
+                if (!atomic_load_explicit(&t->brief, memory_order_relaxed))
+                    bp_figures_add(&workers, &f);
                 workers_forced += forced_d;
             } else if (t->via == VIA_MAIN) {
                 bp_figures_add(&main_thread, &f);
@@ -438,8 +442,9 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     }
     emit(&j);
 
-    /* The controller's K and gate see the workers only: the main thread is
-     * never parked, and its sleeps or waits say nothing about theirs. GIL
+    /* The controller's K and gate see the computing workers only: the main
+     * thread and brief threads are never parked, and their sleeps or waits
+     * say nothing about the others'. GIL
      * affinity sees every Python thread. Nothing is decided once the GIL is
      * no longer followed. */
     if (acting && !final && atomic_load(&bp_gil.found))
@@ -647,7 +652,10 @@ static void *monitor_main(void *arg)
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!atomic_load(&mon_stop)) {
-        uint64_t ns = (uint64_t)next.tv_nsec + interval;
+        /* The first ticks come four times as often: a pool of one or two
+         * seconds is pinned and gated 75 ms sooner. The figures are rates
+         * and averages over the span, so a short span decides alike. */
+        uint64_t ns = (uint64_t)next.tv_nsec + (published.ticks < BP_FIRST_TICKS ? interval / 4 : interval);
         next.tv_sec += (time_t)(ns / 1000000000u);
         next.tv_nsec = (long)(ns % 1000000000u);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
