@@ -8,7 +8,7 @@ The workload (workloads/exit_race.py) starts many threads of several kinds
 that end around the exit: non-daemon threads CPython's shutdown waits for,
 daemon threads that end on their own or are stopped by the shutdown, and
 threads that are not Python's, some of them alive at the exit. It is run
-repeatedly on every Python, in observe and enforce mode, with betapool
+repeatedly on every Python, in observe and auto (acting) mode, with betapool
 ticking every 10 ms (so that ticks and exits meet) and at the default
 interval, each run with its own seed."""
 import json
@@ -27,7 +27,7 @@ FIGS = ("gil_held_ms", "gil_wait_ms", "idle_ms", "blocked_ms", "parked_ms")
 THREADS = 16
 RUNS = 8
 RUN_ENV = [{"BETAPOOL_MODE": mode, "BETAPOOL_INTERVAL_MS": ms}
-           for mode in ("observe", "enforce") for ms in ("10", "100")]
+           for mode in ("observe", "auto") for ms in ("10", "100")]
 ALL_KINDS = ("enders", "dending", "spinners", "sleepers", "native")
 
 

@@ -158,7 +158,7 @@ class TestObserve(ObserveCase):
             with self.subTest(python=label):
                 cp, out, recs, log = self.cpu_run(label, py, 8)
                 s = recs[0]
-                self.assertEqual(s.get("schema"), 1, json.dumps(s))
+                self.assertEqual(s.get("schema"), 2, json.dumps(s))
                 self.assertIsInstance(s.get("version"), str, json.dumps(s))
                 self.assertTrue(s["version"], json.dumps(s))
                 self.assertEqual(s.get("pid"), out["pid"], json.dumps(s))
