@@ -406,15 +406,21 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
             if (counts)
                 bp_figures_add(&run_totals, &life);
             bp_thread_release(t);
-        } else if (counts) {
-            alive++;
-            waiting += tm.phase == PH_WAIT;
+        } else {
+            if (counts) {
+                alive++;
+                waiting += tm.phase == PH_WAIT;
+            }
+            /* Every thread whose start was logged and whose exit was not is
+             * in the exit record's list, with figures where they count (as
+             * in its thread_exit): the log accounts for each thread. */
             if (final && exit_json) {
                 bp_json_open(exit_json, NULL, '{');
                 bp_json_int(exit_json, "tid", t->tid);
                 bp_json_bool(exit_json, "python", t->python);
                 bp_json_str(exit_json, "via", bp_via_name(t->via));
-                bp_json_figures(exit_json, &life);
+                if (counts)
+                    bp_json_figures(exit_json, &life);
                 bp_json_close(exit_json, '}');
             }
         }
