@@ -12,6 +12,7 @@
 
 static const char *const mode_choices[] = {"off", "observe", "enforce", NULL};
 static const char *const affinity_choices[] = {"off", "auto", NULL};
+static const char *const clock_choices[] = {"auto", "monotonic", NULL};
 
 /* Defaults are the measured ones; README's table lists the same. */
 struct bp_option bp_options[OPT_COUNT] = {
@@ -44,6 +45,9 @@ struct bp_option bp_options[OPT_COUNT] = {
                       .choices = affinity_choices,
                       .doc = "auto: while Python threads wait for the GIL and compute under it, keep them on one "
                              "CPU (enforce); off: never change a thread's CPU affinity"},
+    [OPT_CLOCK] = {.name = "clock", .env = "BETAPOOL_CLOCK", .type = OPT_CHOICE, .def = CLOCKSEL_AUTO, .choices = clock_choices,
+                   .doc = "auto: the TSC where the kernel keeps time with an invariant one, else CLOCK_MONOTONIC; "
+                          "monotonic: always CLOCK_MONOTONIC"},
 };
 
 int bp_parse_long(const char *s, long *out)
