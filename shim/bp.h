@@ -17,7 +17,7 @@
 #include <time.h>
 
 #define BP_VERSION "0.1.0"
-#define BP_SCHEMA 1
+#define BP_SCHEMA 2
 #define BP_HIDDEN __attribute__((visibility("hidden")))
 #define BP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define BP_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -185,8 +185,17 @@ struct bp_thread {
     _Atomic uint64_t phase_start_ns;
     _Atomic uint64_t acc_ns[PH_COUNT];
     _Atomic uint64_t takes; /* completed GIL takes */
+    _Atomic uint64_t forced;   /* waiters' full switch intervals that asked this thread, holding, to let go */
+    _Atomic uint64_t favoured; /* GIL waits betapool shortened (the priority) */
     /* Owner-private: where the thread is inside a take or drop (gil.c). */
     uint8_t gil_step;       /* enum bp_gil_step */
+    /* Owner-private: how its last hold went (gil.c). A thread is brief
+     * while its last hold was shorter than BP_BRIEF_HOLD_NS and ended of
+     * its own accord: it is never parked, and it may be favoured. */
+    _Atomic uint8_t brief;  /* read by other threads' waits: see bp_gil_holder */
+    uint64_t hold_start_ns; /* when the current (or last) hold began */
+    uint64_t hold_ns;       /* length of the last hold */
+    uint64_t drop_ns;       /* when it ended */
     /* Identity, set before the thread runs or at its start/exit. */
     _Atomic int state;      /* enum bp_slot_state */
     uint8_t python;         /* CPython started this thread */
@@ -202,6 +211,7 @@ struct bp_thread {
     uint64_t last_ns;       /* end of the last sampled interval */
     uint64_t last_cpu_ns;
     uint64_t last_acc_ns[PH_COUNT];
+    uint64_t last_forced, last_favoured;
     uint32_t next_free;     /* free-list link */
     /* The gate (enforce mode): owner-written except park_word and q_next. */
     uint8_t has_slot;
@@ -284,6 +294,13 @@ extern struct bp_gil bp_gil BP_HIDDEN;
 /* Offset of the GIL struct's `locked` flag from its cond (x86-64 glibc):
  * interval, last_holder, locked, switch_number, then cond. */
 #define BP_GIL_LOCKED_FROM_COND (-16)
+#define BP_GIL_SWITCH_NUMBER_FROM_COND (-8)
+/* The thread that took the GIL last (it holds it, or held it last), for
+ * the priority: a favoured waiter cuts its wait only behind a computing
+ * holder, one that is not brief. Written at every completed take. */
+extern _Atomic(struct bp_thread *) bp_gil_holder BP_HIDDEN;
+/* The priority's bound, ns; 0: off. Set once at start. */
+extern uint64_t bp_priority_ns BP_HIDDEN;
 /* Stop following the GIL: its layout is not what betapool expects. */
 void bp_gil_forget(void) BP_HIDDEN;
 /* After a take completed (unlock(SM) by the new holder), CPython's own
@@ -337,21 +354,60 @@ void bp_gate_release(struct bp_thread *t) BP_HIDDEN;
 void bp_gate_boost(void) BP_HIDDEN;
 void bp_gate_open(void) BP_HIDDEN;
 void bp_gate_after_fork_child(void) BP_HIDDEN;
-/* May this thread be parked at all? Not the main thread, not a thread
- * CPython did not start, not before its first take. */
+/* May this thread be parked at all? Only a computing one: its last hold
+ * was long or ended because a waiter asked for the GIL. Never the main
+ * thread, a thread CPython did not start, a thread before its first take,
+ * or a thread that holds the GIL briefly and blocks outside it (a socket
+ * handler parked behind computing threads waits up to the park bound). */
 static inline int bp_gate_applies(const struct bp_thread *t)
 {
-    return t->python && t->via != VIA_MAIN &&
+    return !atomic_load_explicit(&t->brief, memory_order_relaxed) && t->python && t->via != VIA_MAIN &&
            atomic_load_explicit(&t->takes, memory_order_relaxed) > 0;
 }
 
-/* ---- controller.c: K from beta_io and demand ---- */
+/* ---- controller.c: one decision per interval, a pure function ---- */
 enum bp_action { ACTION_HOLD = 0, ACTION_SCALE_UP, ACTION_SCALE_DOWN, ACTION_VETO, ACTION_PIN, ACTION_UNPIN,
-                  ACTION_COUNT };
+                 ACTION_SHUT, ACTION_OPEN, ACTION_COUNT };
 const char *bp_action_name(enum bp_action a) BP_HIDDEN;
+/* Why the gate is shut: the signal that says parking pays. */
+enum bp_signal { SIGNAL_NONE = 0, SIGNAL_FORCED, SIGNAL_EXEMPT_WAITING };
+const char *bp_signal_name(enum bp_signal s) BP_HIDDEN;
+
+/* Demand: threads parked or waiting for the GIL, on average over an interval;
+ * below this, nobody is waiting. */
+#define BP_DEMAND_MIN 0.5
+/* Forced switches per second among the workers at or above which they are
+ * computing under the GIL rather than giving it back on their own. One
+ * computing thread with one waiter makes ~200/s (a 5 ms switch interval). */
+#define BP_FORCED_PER_S 20.0
+/* Threads the gate never parks (the main thread, brief holders) waiting
+ * for the GIL, on average, at or above which they are kept waiting. */
+#define BP_EXEMPT_WAITING_MIN 0.05
+/* A hold shorter than this that ended of its own accord is brief. */
+#define BP_BRIEF_HOLD_NS 1000000u
+#define BP_NATIVE_SHARE_MAX 0.5  /* Python CPU time outside the GIL above this: parallel native code */
+#define BP_OTHERS_MAX 0.25       /* other processes' share of a CPU above this: contested */
+#define BP_PIN_BACKOFF 50        /* intervals without a pin after leaving a contested CPU */
+
 struct bp_controller_params {
     int min, max, hysteresis;
     double alpha, danger;
+    int gate;     /* the gate may shut */
+    int affinity; /* threads may be pinned */
+};
+/* One interval's figures, as the monitor measured them. */
+struct bp_interval {
+    uint64_t span_ns;
+    /* The workers: the Python threads but the main one. */
+    double beta_io;
+    double demand;          /* workers waiting for the GIL or parked, on average */
+    uint64_t forced;        /* workers' holds ended because a waiter asked */
+    double exempt_waiting;  /* the main thread waiting for the GIL, on average */
+    /* Every Python thread, for GIL affinity. */
+    uint64_t cpu_ns, held_ns;
+    double waiting;         /* waiting for the GIL or parked, on average */
+    int pinned;
+    double others;          /* pinned: other processes' share of our CPU; else of the least busy one */
 };
 struct bp_controller {
     struct bp_controller_params params;
@@ -359,45 +415,30 @@ struct bp_controller {
     double smoothed;
     int have_smoothed;
     int streak, streak_dir;
-};
-struct bp_decision {
-    enum bp_action action;
-    int k_before, k_after;
-    double beta_io; /* smoothed */
-    double demand;
-    char reason[160];
-};
-void bp_controller_init(struct bp_controller *c, const struct bp_controller_params *p) BP_HIDDEN;
-struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, double demand) BP_HIDDEN;
-
-/* GIL affinity: when should the Python threads share one CPU? A pure
- * function of one interval's figures, like the controller. */
-#define BP_NATIVE_SHARE_MAX 0.5  /* Python CPU time outside the GIL above this: parallel native code */
-#define BP_OTHERS_MAX 0.25       /* other processes' share of a CPU above this: contested */
-#define BP_PIN_BACKOFF 50        /* intervals without a pin after leaving a contested CPU */
-/* Demand: threads parked or waiting for the GIL, on average over an interval;
- * below this, nobody is waiting. */
-#define BP_DEMAND_MIN 0.5
-struct bp_affinity_rule {
-    int hysteresis;
-    double alpha;
-    double native;  /* smoothed share of the Python threads' CPU time outside the GIL */
+    int shut;      /* the gate */
+    int calm;      /* consecutive intervals without a reason to keep it shut */
+    double native; /* smoothed share of the Python threads' CPU time outside the GIL */
     int have_native;
-    int streak;     /* consecutive intervals asking for the change */
+    int pin_streak; /* consecutive intervals asking for the CPU to change */
     int backoff;    /* intervals left before another pin is allowed */
 };
-struct bp_affinity_in {
-    int pinned;
-    uint64_t interval_ns;
-    uint64_t cpu_ns;   /* Python threads' CPU time in the interval */
-    uint64_t held_ns;  /* ... and their time holding the GIL */
-    double waiting;    /* threads parked or waiting for the GIL, on average over the interval */
-    double others;     /* pinned: other processes' share of our CPU; else of the least busy one */
+/* K, the gate and the CPU, each with its reason. */
+struct bp_decision {
+    enum bp_action action; /* K's: hold, scale_up, scale_down or veto */
+    int k_before, k_after;
+    double beta_io;        /* smoothed */
+    double demand;
+    char reason[160];
+    int shut_before, shut_after;
+    enum bp_signal signal;
+    double forced_per_s;
+    char gate_reason[160];
+    enum bp_action pin;    /* pin, unpin or hold */
+    double native, waiting;
+    char pin_reason[160];
 };
-void bp_affinity_rule_init(struct bp_affinity_rule *r, int hysteresis, double alpha) BP_HIDDEN;
-/* Returns ACTION_PIN, ACTION_UNPIN or ACTION_HOLD (no change), with why. */
-enum bp_action bp_affinity_step(struct bp_affinity_rule *r, const struct bp_affinity_in *in, char *reason,
-                                size_t n) BP_HIDDEN;
+void bp_controller_init(struct bp_controller *c, const struct bp_controller_params *p) BP_HIDDEN;
+struct bp_decision bp_decide(struct bp_controller *c, const struct bp_interval *in) BP_HIDDEN;
 
 /* ---- affinity.c: moving Python threads onto one CPU and back ---- */
 struct bp_affinity {
@@ -443,8 +484,8 @@ static inline int bp_in_python(const void *addr)
 }
 
 /* ---- options.c ---- */
-enum bp_mode { MODE_OFF = 0, MODE_OBSERVE, MODE_ENFORCE };
-enum bp_affinity_mode { AFFINITY_OFF = 0, AFFINITY_AUTO };
+enum bp_mode { MODE_OFF = 0, MODE_OBSERVE, MODE_AUTO };
+enum bp_auto_choice { CHOICE_OFF = 0, CHOICE_AUTO }; /* BETAPOOL_AFFINITY, _GATE, _PRIORITY */
 enum bp_clock_mode { CLOCKSEL_AUTO = 0, CLOCKSEL_MONOTONIC };
 enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_FLOAT, OPT_CHOICE, OPT_PATH };
 struct bp_option {
@@ -454,6 +495,8 @@ struct bp_option {
     long def, min, max;     /* OPT_INT, OPT_BOOL, OPT_CHOICE (index) */
     double fdef, fmin, fmax; /* OPT_FLOAT */
     const char *const *choices; /* OPT_CHOICE: NULL-terminated, value = index */
+    const char *alias;      /* OPT_CHOICE: an older name accepted for alias_value */
+    long alias_value;
     const char *doc;
     long value;
     double fvalue;
@@ -463,7 +506,7 @@ struct bp_option {
 enum bp_opt_id {
     OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS,
     OPT_MIN_WORKERS, OPT_MAX_WORKERS, OPT_GIL_DANGER, OPT_EWMA_ALPHA, OPT_HYSTERESIS,
-    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_CLOCK,
+    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_GATE, OPT_PRIORITY, OPT_PRIORITY_US, OPT_CLOCK,
     OPT_COUNT
 };
 extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;

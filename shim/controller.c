@@ -1,45 +1,62 @@
-/* The controller: a pure function from what the monitor measured in one
- * interval to K, the number of worker threads admitted to the GIL.
+/* The controller: one pure function from what the monitor measured in one
+ * interval to three decisions, each with its reason. The monitor applies
+ * them in one place.
  *
- * With demand (threads parked or waiting for the GIL, half a thread or more
- * on average over the interval): scale up only while
- * the smoothed beta_io is above the danger line - the workers spend their
- * time outside the GIL, so more of them can run - otherwise hold: the GIL
- * Safety Veto, more threads would only contend. Without demand: scale down.
- * K doubles (up to the maximum) or falls by one, and only after `hysteresis`
- * consecutive intervals agree. */
+ * The gate: shut while parking pays. Workers that compute under the GIL
+ * keep it until a waiter's timeout makes them let go (a forced switch):
+ * every waiter wakes each switch interval for nothing, and every thread
+ * that needs the GIL briefly queues behind them. Forced switches at
+ * BP_FORCED_PER_S or more, with workers waiting (or the main thread kept
+ * waiting), shut the gate at once; `hysteresis` calm intervals open it.
+ * Workers that give the GIL back on their own (a short loop, then I/O)
+ * keep the gate open: there parking only adds a wait of its own. Even shut,
+ * the gate parks only computing threads (bp_gate_applies).
+ *
+ * K: the GIL Safety Veto. With demand and the smoothed beta_io at or below
+ * the danger line, more threads only contend: K halves towards min_workers
+ * at each such interval (the threads exist already; K grown during an I/O
+ * phase must not stay). Above the line, with demand, K doubles after
+ * `hysteresis` agreeing intervals; without demand it falls by one.
+ *
+ * GIL affinity: Python threads that hand one GIL to each other run one at a
+ * time whatever the CPUs; on one CPU the hand-over is a switch on the same
+ * core, not a wake-up across cores. They belong together while threads wait
+ * for the GIL, their CPU time is spent holding it (native code that
+ * releases it, hashlib or numpy, needs the other CPUs) and the CPU is not
+ * busy with other processes. Sleeps and I/O need no CPU and do not count
+ * against a pin. A pin is taken on the first interval that asks for it (a
+ * short pool gets most of it); leaving one waits for `hysteresis`
+ * intervals, and leaving a contested CPU holds off the next pin for
+ * BP_PIN_BACKOFF intervals. */
 #include <stdio.h>
 
 #include "bp.h"
 
 const char *bp_action_name(enum bp_action a)
 {
-    static const char *const names[] = {"hold", "scale_up", "scale_down", "veto", "pin", "unpin"};
+    static const char *const names[] = {"hold", "scale_up", "scale_down", "veto",
+                                        "pin",  "unpin",    "gate_shut",  "gate_open"};
     return a < ACTION_COUNT ? names[a] : "hold";
+}
+
+const char *bp_signal_name(enum bp_signal s)
+{
+    static const char *const names[] = {"none", "forced_switches", "main_waiting"};
+    return s <= SIGNAL_EXEMPT_WAITING ? names[s] : "none";
 }
 
 void bp_controller_init(struct bp_controller *c, const struct bp_controller_params *p)
 {
-    c->params = *p;
-    c->k = p->min;
-    c->smoothed = 0.0;
-    c->have_smoothed = 0;
-    c->streak = 0;
-    c->streak_dir = 0;
+    *c = (struct bp_controller){.params = *p, .k = p->min};
 }
 
-struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, double demand)
+static void decide_k(struct bp_controller *c, const struct bp_interval *in, struct bp_decision *d)
 {
     const struct bp_controller_params *p = &c->params;
-    struct bp_decision d = {.action = ACTION_HOLD, .k_before = c->k, .demand = demand};
-    c->smoothed = c->have_smoothed ? p->alpha * beta_io + (1.0 - p->alpha) * c->smoothed : beta_io;
-    c->have_smoothed = 1;
-    d.beta_io = c->smoothed;
-
     int dir;
-    if (demand >= BP_DEMAND_MIN && c->smoothed > p->danger)
+    if (in->demand >= BP_DEMAND_MIN && c->smoothed > p->danger)
         dir = +1;
-    else if (demand >= BP_DEMAND_MIN)
+    else if (in->demand >= BP_DEMAND_MIN)
         dir = 0; /* the veto */
     else
         dir = -1;
@@ -47,94 +64,142 @@ struct bp_decision bp_controller_step(struct bp_controller *c, double beta_io, d
     if (dir == 0) {
         c->streak = 0;
         c->streak_dir = 0;
-        d.action = ACTION_VETO;
-        snprintf(d.reason, sizeof d.reason,
-                 "veto: beta_io %.2f <= %.2f with %.1f threads waiting; more would only contend for the GIL",
-                 c->smoothed, p->danger, demand);
-    } else {
-        c->streak = c->streak_dir == dir ? c->streak + 1 : 1;
-        c->streak_dir = dir;
-        /* Up by doubling (a pool of thousands must not wait a dozen
-         * intervals for its first few slots), down one at a time. */
-        int target = dir < 0 ? c->k - 1 : c->k >= p->max ? c->k + 1 : c->k * 2 < p->max ? c->k * 2 : p->max;
-        if (target < p->min || target > p->max) {
-            snprintf(d.reason, sizeof d.reason, "%s", dir > 0 ? "at max_workers" : "at min_workers");
-        } else if (c->streak < p->hysteresis) {
-            snprintf(d.reason, sizeof d.reason, "%s signal %d of %d", dir > 0 ? "scale-up" : "scale-down",
-                     c->streak, p->hysteresis);
-        } else {
-            c->k = target;
-            c->streak = 0;
-            d.action = dir > 0 ? ACTION_SCALE_UP : ACTION_SCALE_DOWN;
-            if (dir > 0)
-                snprintf(d.reason, sizeof d.reason, "beta_io %.2f > %.2f with %.1f threads waiting",
-                         c->smoothed, p->danger, demand);
-            else
-                snprintf(d.reason, sizeof d.reason, "no thread waiting for %d intervals", p->hysteresis);
-        }
+        d->action = ACTION_VETO;
+        int target = c->k / 2 > p->min ? c->k / 2 : p->min;
+        snprintf(d->reason, sizeof d->reason,
+                 "veto: beta_io %.2f <= %.2f with %.1f threads waiting; more would only contend for the GIL%s",
+                 c->smoothed, p->danger, in->demand, target < c->k ? ", K falls" : "");
+        c->k = target;
+        return;
     }
-    d.k_after = c->k;
-    return d;
+    c->streak = c->streak_dir == dir ? c->streak + 1 : 1;
+    c->streak_dir = dir;
+    /* Up by doubling (a pool of thousands must not wait a dozen intervals
+     * for its first few slots), down one at a time. */
+    int target = dir < 0 ? c->k - 1 : c->k * 2 < p->max ? c->k * 2 : p->max;
+    if (target < p->min || target == c->k) {
+        snprintf(d->reason, sizeof d->reason, "%s", dir > 0 ? "at max_workers" : "at min_workers");
+    } else if (c->streak < p->hysteresis) {
+        snprintf(d->reason, sizeof d->reason, "%s signal %d of %d", dir > 0 ? "scale-up" : "scale-down",
+                 c->streak, p->hysteresis);
+    } else {
+        c->k = target;
+        c->streak = 0;
+        d->action = dir > 0 ? ACTION_SCALE_UP : ACTION_SCALE_DOWN;
+        if (dir > 0)
+            snprintf(d->reason, sizeof d->reason, "beta_io %.2f > %.2f with %.1f threads waiting", c->smoothed,
+                     p->danger, in->demand);
+        else
+            snprintf(d->reason, sizeof d->reason, "no thread waiting for %d intervals", p->hysteresis);
+    }
 }
 
-/* GIL affinity. Python threads that hand one GIL to each other run one at a
- * time whatever the CPUs: on one CPU the hand-over is a switch on the same
- * core, not a wake-up across cores. They belong together while
- *   - threads are waiting for the GIL, half a thread or more on average
- *     over the interval (otherwise there is nothing to gain),
- *   - their CPU time is spent holding it (native code that releases the GIL
- *     and computes, hashlib or numpy, needs the other CPUs), and
- *   - the CPU is not busy with other processes.
- * Sleeps and I/O do not count against a pin: they need no CPU. Either change
- * waits for `hysteresis` consecutive intervals; leaving a contested CPU
- * holds off the next pin for BP_PIN_BACKOFF intervals. */
-void bp_affinity_rule_init(struct bp_affinity_rule *r, int hysteresis, double alpha)
+static void decide_gate(struct bp_controller *c, const struct bp_interval *in, struct bp_decision *d)
 {
-    *r = (struct bp_affinity_rule){.hysteresis = hysteresis, .alpha = alpha};
+    double forced = in->span_ns ? (double)in->forced * 1e9 / (double)in->span_ns : 0.0;
+    d->forced_per_s = forced;
+    d->signal = SIGNAL_NONE;
+    if (!c->params.gate) {
+        c->shut = 0;
+        snprintf(d->gate_reason, sizeof d->gate_reason, "the gate is off (BETAPOOL_GATE=off)");
+        return;
+    }
+    if (forced >= BP_FORCED_PER_S && in->demand >= BP_DEMAND_MIN)
+        d->signal = SIGNAL_FORCED;
+    else if (forced >= BP_FORCED_PER_S && in->exempt_waiting >= BP_EXEMPT_WAITING_MIN)
+        d->signal = SIGNAL_EXEMPT_WAITING;
+
+    if (d->signal == SIGNAL_FORCED) {
+        snprintf(d->gate_reason, sizeof d->gate_reason,
+                 "%.0f forced GIL switches/s among workers with %.1f waiting: they compute until made to let go",
+                 forced, in->demand);
+    } else if (d->signal == SIGNAL_EXEMPT_WAITING) {
+        snprintf(d->gate_reason, sizeof d->gate_reason,
+                 "the main thread waited for the GIL %.0f%% of the time behind workers forced off it %.0f times/s",
+                 in->exempt_waiting * 100.0, forced);
+    } else if (forced < BP_FORCED_PER_S) {
+        snprintf(d->gate_reason, sizeof d->gate_reason,
+                 "workers give the GIL back on their own (%.0f forced switches/s): parking would only add waits",
+                 forced);
+    } else {
+        snprintf(d->gate_reason, sizeof d->gate_reason, "nobody waits for the GIL (%.2f workers on average)",
+                 in->demand);
+    }
+    if (d->signal != SIGNAL_NONE) {
+        c->shut = 1;
+        c->calm = 0;
+    } else if (c->shut && ++c->calm >= c->params.hysteresis) {
+        c->shut = 0;
+        c->calm = 0;
+    }
 }
 
-enum bp_action bp_affinity_step(struct bp_affinity_rule *r, const struct bp_affinity_in *in, char *reason,
-                                size_t n)
+static void decide_pin(struct bp_controller *c, const struct bp_interval *in, struct bp_decision *d)
 {
     /* The share outside the GIL means something only for a busy process. */
-    if (in->cpu_ns * 20 >= in->interval_ns && in->cpu_ns > 0) {
+    if (in->cpu_ns * 20 >= in->span_ns && in->cpu_ns > 0) {
         uint64_t outside = in->cpu_ns > in->held_ns ? in->cpu_ns - in->held_ns : 0;
         double share = (double)outside / (double)in->cpu_ns;
-        r->native = r->have_native ? r->alpha * share + (1.0 - r->alpha) * r->native : share;
-        r->have_native = 1;
+        double a = c->params.alpha;
+        c->native = c->have_native ? a * share + (1.0 - a) * c->native : share;
+        c->have_native = 1;
+    }
+    d->native = c->native;
+    d->waiting = in->waiting;
+    d->pin = ACTION_HOLD;
+    if (!c->params.affinity) {
+        snprintf(d->pin_reason, sizeof d->pin_reason, "affinity is off (BETAPOOL_AFFINITY=off)");
+        return;
     }
     const char *why = NULL; /* what argues against sharing one CPU */
-    char buf[160];
+    char *buf = d->pin_reason;
+    size_t n = sizeof d->pin_reason;
     if (in->others > BP_OTHERS_MAX) {
-        snprintf(buf, sizeof buf, "%s: other processes took %.0f%% of it", in->pinned ? "cpu contested" : "every cpu busy",
+        snprintf(buf, n, "%s: other processes took %.0f%% of it", in->pinned ? "cpu contested" : "every cpu busy",
                  in->others * 100.0);
         why = buf;
     } else if (in->waiting < BP_DEMAND_MIN) {
-        snprintf(buf, sizeof buf, "the GIL is not contended: %.2f threads waiting for it on average", in->waiting);
+        snprintf(buf, n, "the GIL is not contended: %.2f threads waiting for it on average", in->waiting);
         why = buf;
-    } else if (!r->have_native || r->native > BP_NATIVE_SHARE_MAX) {
-        snprintf(buf, sizeof buf, "%.0f%% of the Python threads' cpu time is outside the GIL (parallel native code)",
-                 r->native * 100.0);
+    } else if (!c->have_native || c->native > BP_NATIVE_SHARE_MAX) {
+        snprintf(buf, n, "%.0f%% of the Python threads' cpu time is outside the GIL (parallel native code)",
+                 c->native * 100.0);
         why = buf;
     }
     int wants_change = in->pinned ? why != NULL : why == NULL;
-    if (!in->pinned && r->backoff > 0) {
-        r->backoff--;
+    if (!in->pinned && c->backoff > 0) {
+        c->backoff--;
         wants_change = 0;
     }
-    r->streak = wants_change ? r->streak + 1 : 0;
-    if (r->streak < r->hysteresis) {
-        snprintf(reason, n, "%s", why ? why : "");
-        return ACTION_HOLD;
+    c->pin_streak = wants_change ? c->pin_streak + 1 : 0;
+    if (c->pin_streak < (in->pinned ? c->params.hysteresis : 1)) {
+        if (!why)
+            snprintf(buf, n, "%s", in->pinned ? "the Python threads share one cpu" : "");
+        return;
     }
-    r->streak = 0;
+    c->pin_streak = 0;
     if (in->pinned) {
         if (in->others > BP_OTHERS_MAX)
-            r->backoff = BP_PIN_BACKOFF;
-        snprintf(reason, n, "%s", why);
-        return ACTION_UNPIN;
+            c->backoff = BP_PIN_BACKOFF;
+        d->pin = ACTION_UNPIN;
+        return;
     }
-    snprintf(reason, n, "%.1f threads waiting for the GIL on average, %.0f%% of cpu time outside it: one cpu "
-             "serves them", in->waiting, r->native * 100.0);
-    return ACTION_PIN;
+    d->pin = ACTION_PIN;
+    snprintf(buf, n, "%.1f threads waiting for the GIL on average, %.0f%% of cpu time outside it: one cpu serves them",
+             in->waiting, c->native * 100.0);
+}
+
+struct bp_decision bp_decide(struct bp_controller *c, const struct bp_interval *in)
+{
+    const struct bp_controller_params *p = &c->params;
+    struct bp_decision d = {.action = ACTION_HOLD, .k_before = c->k, .demand = in->demand, .shut_before = c->shut};
+    c->smoothed = c->have_smoothed ? p->alpha * in->beta_io + (1.0 - p->alpha) * c->smoothed : in->beta_io;
+    c->have_smoothed = 1;
+    d.beta_io = c->smoothed;
+    decide_k(c, in, &d);
+    decide_gate(c, in, &d);
+    decide_pin(c, in, &d);
+    d.k_after = c->k;
+    d.shut_after = c->shut;
+    return d;
 }

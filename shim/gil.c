@@ -20,6 +20,9 @@
 #include "bp.h"
 
 struct bp_gil bp_gil;
+/* Alone on its cache line: every take writes it. */
+_Alignas(64) _Atomic(struct bp_thread *) bp_gil_holder;
+_Alignas(64) uint64_t bp_priority_ns;
 
 /* The last few mutexes the Python image initialised. CPython is single
  * threaded while it creates its GIL; a racing stranger only costs a miss. */
@@ -115,9 +118,15 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
     case EV_LOCK_MUTEX:
         if (ph == PH_HELD) {
             /* The holder starts its drop. The clock is read here, before
-             * M is taken, to keep the read out of M's critical section. */
+             * M is taken, to keep the read out of M's critical section.
+             * The hold's length says whether the thread is brief (a hold
+             * a waiter's full switch interval ended is never brief). */
+            uint64_t now = now_fn();
             t->gil_step = STEP_DROP_BEGIN;
-            bp_phase_set(t, PH_WAIT, now_fn());
+            t->hold_ns = now > t->hold_start_ns ? now - t->hold_start_ns : 0;
+            t->drop_ns = now;
+            atomic_store_explicit(&t->brief, t->hold_ns < BP_BRIEF_HOLD_NS, memory_order_relaxed);
+            bp_phase_set(t, PH_WAIT, now);
             return;
         }
         if (ph == PH_WAIT)
@@ -142,12 +151,17 @@ void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(
                               ? now_fn()
                               : atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
             bp_phase_set(t, PH_HELD, at);
+            t->hold_start_ns = at;
+            atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             t->gil_step = STEP_NONE;
         } else if (ph == PH_OUTSIDE) {
             /* After a requested drop: waiting for another thread to take
-             * over is waiting on the GIL's account. */
+             * over is waiting on the GIL's account. (Not every requested
+             * drop gets here: the next holder clears the request as it
+             * takes, often before this check on another CPU. The waiter
+             * that asked counts the request: see the cond's timed wait.) */
             bp_phase_set(t, PH_WAIT, now_fn());
             t->gil_step = STEP_SWITCH_WAIT;
         }

@@ -26,9 +26,9 @@ static char line[1 << 14];
 static struct bp_controller ctl;
 static uint64_t decisions[ACTION_COUNT];
 static char last_reason[160];
-static int last_action = -1;
-static struct bp_affinity_rule aff_rule;
+static int last_action = -1, last_signal = -1;
 static uint64_t last_tick_ns;
+static uint64_t forced_total, favoured_total; /* over the run, every thread */
 
 /* What betapool_get_metrics() returns: a copy made at each tick. */
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -111,8 +111,9 @@ static void give_up_gil(const char *why)
     if (atomic_load(&bp_aff.cpu) >= 0)
         bp_affinity_unpin();
     bp_note("warning", why);
-    if (!bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_ENFORCE)
-        bp_warn("%s", why); /* verbose runs see the note itself */
+    /* Someone who asked for acting hears it; verbose runs see the note. */
+    if (!bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_options[OPT_MODE].from_env)
+        bp_warn("%s", why);
 }
 
 /* The first tick after the GIL is found: confirm its layout where CPython
@@ -214,78 +215,107 @@ static void lifetime(const struct bp_thread *t, const struct bp_times *tm, uint6
     bp_figures_from(f, end > t->start_ns ? end - t->start_ns : 0, cpu, tm->acc_ns);
 }
 
-/* aff: the affinity rule's input, for pin and unpin. */
-static void write_decision(uint64_t now, enum bp_action action, const struct bp_decision *d, const char *reason,
-                           const struct bp_affinity_in *aff)
+/* One record carries the interval's three decisions: K, the gate, the CPU. */
+static void write_decision(uint64_t now, const struct bp_decision *d)
 {
     struct bp_json j;
     bp_json_begin(&j, line, sizeof line, "decision", since_start(now));
-    bp_json_str(&j, "action", bp_action_name(action));
+    bp_json_str(&j, "action", bp_action_name(d->action));
     bp_json_int(&j, "k_before", d->k_before);
     bp_json_int(&j, "k_after", d->k_after);
     bp_json_ratio(&j, "beta_io", d->beta_io);
     bp_json_fixed2(&j, "demand", d->demand);
-    if (aff) {
-        bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
-        bp_json_ratio(&j, "native_share", aff_rule.native);
-        bp_json_fixed2(&j, "waiting", aff->waiting);
-    }
-    bp_json_str(&j, "reason", reason);
+    bp_json_str(&j, "reason", d->reason);
+    bp_json_str(&j, "gate", d->shut_after ? "shut" : "open");
+    bp_json_str(&j, "gate_was", d->shut_before ? "shut" : "open");
+    bp_json_str(&j, "signal", bp_signal_name(d->signal));
+    bp_json_fixed2(&j, "forced_per_s", d->forced_per_s);
+    bp_json_str(&j, "gate_reason", d->gate_reason);
+    bp_json_str(&j, "pin", d->pin == ACTION_HOLD ? "stay" : bp_action_name(d->pin));
+    bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
+    bp_json_ratio(&j, "native_share", d->native);
+    bp_json_fixed2(&j, "waiting", d->waiting);
+    bp_json_str(&j, "pin_reason", d->pin_reason);
     emit(&j);
 }
 
-/* GIL affinity, after the controller: pin, unpin, or follow new threads. */
 /* Threads waiting for the GIL or parked, on average over an interval. */
 static double average_waiting(const struct bp_figures *f, uint64_t span)
 {
     return span ? (double)(f->wait_ns + f->parked_ns) / (double)span : 0.0;
 }
 
-static void affinity_step(uint64_t now, uint64_t span, const struct bp_figures *proc, const struct bp_decision *d)
+/* The one place that acts on a decision. */
+static void apply(const struct bp_decision *d, int least_cpu)
 {
-    double here, least_others;
-    int least;
-    bp_affinity_loads(now, &here, &least, &least_others);
+    atomic_store(&bp_gate.k, d->k_after);
+    if (d->shut_after && !d->shut_before)
+        bp_gate_configure(1, d->k_after);
+    else if (!d->shut_after && d->shut_before)
+        bp_gate_open(); /* wakes every parked thread */
+    if (d->pin == ACTION_PIN) {
+        if (least_cpu < 0) {
+            for (least_cpu = CPU_SETSIZE - 1; least_cpu > 0 && !CPU_ISSET(least_cpu, &bp_aff.allowed); least_cpu--)
+                ;
+        }
+        bp_affinity_pin(least_cpu);
+    } else if (d->pin == ACTION_UNPIN) {
+        bp_affinity_unpin();
+    } else if (atomic_load(&bp_aff.cpu) >= 0) {
+        bp_affinity_follow();
+    }
+}
+
+/* Decide on the interval's figures, act, count and log. */
+static void decide(uint64_t now, uint64_t span, const struct bp_figures *proc, const struct bp_figures *workers,
+                   uint64_t workers_forced, const struct bp_figures *main_thread)
+{
+    double here = -1.0, least_others = -1.0;
+    int least = -1;
+    if (ctl.params.affinity)
+        bp_affinity_loads(now, &here, &least, &least_others);
     int cpu = atomic_load(&bp_aff.cpu);
-    struct bp_affinity_in in = {
-        .pinned = cpu >= 0,
-        .interval_ns = span,
+    struct bp_interval in = {
+        .span_ns = span,
+        .beta_io = bp_beta_io(workers),
+        .demand = average_waiting(workers, span),
+        .forced = workers_forced,
+        .exempt_waiting = span ? (double)main_thread->wait_ns / (double)span : 0.0,
         .cpu_ns = proc->cpu_ns,
         .held_ns = proc->held_ns,
         .waiting = average_waiting(proc, span),
+        .pinned = cpu >= 0,
         .others = cpu >= 0 ? here : least_others,
     };
     if (in.others < 0.0)
         in.others = 0.0; /* loads unknown: no reason to move */
-    char reason[160];
-    enum bp_action a = bp_affinity_step(&aff_rule, &in, reason, sizeof reason);
-    if (a == ACTION_PIN) {
-        if (least < 0) {
-            for (least = CPU_SETSIZE - 1; least > 0 && !CPU_ISSET(least, &bp_aff.allowed); least--)
-                ;
-        }
-        bp_affinity_pin(least);
-    } else if (a == ACTION_UNPIN) {
-        bp_affinity_unpin();
-    } else {
-        bp_affinity_follow();
-        return;
-    }
-    decisions[a]++;
-    struct bp_decision same_k = *d; /* K does not move with the CPU */
-    same_k.k_before = d->k_after;
-    write_decision(now, a, &same_k, reason, &in);
+    struct bp_decision d = bp_decide(&ctl, &in);
+    apply(&d, least);
+    decisions[d.action]++;
+    if (d.shut_after != d.shut_before)
+        decisions[d.shut_after ? ACTION_SHUT : ACTION_OPEN]++;
+    if (d.pin != ACTION_HOLD)
+        decisions[d.pin]++;
+    /* Every change is logged; a steady state when its reason changes. */
+    int changed = d.k_after != d.k_before || d.shut_after != d.shut_before || d.pin != ACTION_HOLD;
+    if (changed || d.action != ACTION_HOLD || last_action != (int)d.action || last_signal != (int)d.signal ||
+        strcmp(d.reason, last_reason))
+        write_decision(now, &d);
+    last_action = (int)d.action;
+    last_signal = (int)d.signal;
+    snprintf(last_reason, sizeof last_reason, "%s", d.reason);
 }
 
 /* One pass over the table. final: the process is exiting. */
 static void tick(uint64_t now, int final, struct bp_json *exit_json)
 {
-    struct bp_figures proc = {0}, workers = {0};
+    struct bp_figures proc = {0}, workers = {0}, main_thread = {0};
     unsigned alive = 0, waiting = 0;
+    uint64_t forced = 0, workers_forced = 0, favoured = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
 
     confirm_layout();
-    if (atomic_load(&bp_gil.layout_failed) && atomic_load(&bp_gate.enabled)) {
+    if (atomic_load(&bp_gil.layout_failed)) {
         atomic_store(&bp_gil.layout_failed, 0);
         give_up_gil("the GIL did not behave as the layout betapool knows (its lock flag was clear after a "
                     "take): betapool follows and throttles nothing");
@@ -331,16 +361,33 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
             active = 1;
         struct bp_figures f;
         bp_figures_from(&f, end > t->last_ns ? end - t->last_ns : 0, cpu_d, delta);
+        /* Counters the owner bumps; the exit's store of state publishes them. */
+        uint64_t fc = atomic_load_explicit(&t->forced, memory_order_relaxed);
+        uint64_t fv = atomic_load_explicit(&t->favoured, memory_order_relaxed);
+        uint64_t forced_d = fc >= t->last_forced ? fc - t->last_forced : 0;
+        uint64_t favoured_d = fv >= t->last_favoured ? fv - t->last_favoured : 0;
+        t->last_forced = fc;
+        t->last_favoured = fv;
         int counts = measured(t, &tm);
         if (counts) {
             bp_figures_add(&proc, &f);
-            if (t->python && t->via != VIA_MAIN)
+            forced += forced_d;
+            favoured += favoured_d;
+            if (t->python && t->via != VIA_MAIN) {
                 bp_figures_add(&workers, &f);
+                workers_forced += forced_d;
+            } else if (t->via == VIA_MAIN) {
+                bp_figures_add(&main_thread, &f);
+            }
             if (active && f.wall_ns) {
                 struct bp_json j;
                 bp_json_begin(&j, line, sizeof line, "sample", since_start(now));
                 bp_json_int(&j, "tid", t->tid);
                 bp_json_figures(&j, &f);
+                if (forced_d)
+                    bp_json_int(&j, "forced", (long long)forced_d);
+                if (favoured_d)
+                    bp_json_int(&j, "favoured", (long long)favoured_d);
                 emit(&j);
             }
         }
@@ -377,32 +424,27 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     bp_json_ratio(&j, "beta_io", bp_beta_io(&proc));
     bp_json_ratio(&j, "gil_wait_share", bp_wait_share(&proc));
     bp_json_int(&j, "gil_waiting", waiting);
-    int enforcing = bp_opt(OPT_MODE) == MODE_ENFORCE;
-    int parked = atomic_load(&bp_gate.parked);
-    if (enforcing) {
+    bp_json_int(&j, "forced", (long long)forced);
+    bp_json_int(&j, "favoured", (long long)favoured);
+    forced_total += forced;
+    favoured_total += favoured;
+    int acting = bp_opt(OPT_MODE) == MODE_AUTO;
+    if (acting) {
+        bp_json_str(&j, "gate", atomic_load(&bp_gate.enabled) ? "shut" : "open");
         bp_json_int(&j, "k", atomic_load(&bp_gate.k));
-        bp_json_int(&j, "parked", parked);
+        bp_json_int(&j, "parked", atomic_load(&bp_gate.parked));
+        bp_json_int(&j, "parks", (long long)atomic_load(&bp_gate.parks));
         bp_json_int(&j, "park_overruns", (long long)atomic_load(&bp_gate.overruns));
         bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
     }
     emit(&j);
 
-    struct bp_decision d = {0};
-    if (enforcing && !final) {
-        /* The controller sees the workers only: the main thread is never
-         * parked, and its sleeps or waits say nothing about theirs. */
-        uint64_t span = now > last_tick_ns ? now - last_tick_ns : 0;
-        d = bp_controller_step(&ctl, bp_beta_io(&workers), average_waiting(&workers, span));
-        atomic_store(&bp_gate.k, d.k_after);
-        decisions[d.action]++;
-        /* Every change is logged; a hold only when its reason changes. */
-        if (d.action != ACTION_HOLD || last_action != ACTION_HOLD || strcmp(d.reason, last_reason))
-            write_decision(now, d.action, &d, d.reason, NULL);
-        last_action = (int)d.action;
-        snprintf(last_reason, sizeof last_reason, "%s", d.reason);
-        if (bp_opt(OPT_AFFINITY) == AFFINITY_AUTO && bp_aff.usable && atomic_load(&bp_gate.enabled))
-            affinity_step(now, span, &proc, &d); /* over every Python thread, the main one too */
-    }
+    /* The controller's K and gate see the workers only: the main thread is
+     * never parked, and its sleeps or waits say nothing about theirs. GIL
+     * affinity sees every Python thread. Nothing is decided once the GIL is
+     * no longer followed. */
+    if (acting && !final && atomic_load(&bp_gil.found))
+        decide(now, now > last_tick_ns ? now - last_tick_ns : 0, &proc, &workers, workers_forced, &main_thread);
     last_tick_ns = now;
     bp_log_flush();
 
@@ -431,7 +473,9 @@ void bp_metrics_read(struct bp_published *out)
 
 static void write_decision_counts(struct bp_json *j)
 {
-    if (bp_opt(OPT_MODE) != MODE_ENFORCE)
+    bp_json_int(j, "forced", (long long)forced_total);
+    bp_json_int(j, "favoured", (long long)favoured_total);
+    if (bp_opt(OPT_MODE) != MODE_AUTO)
         return;
     bp_json_open(j, "decisions", '{');
     for (int a = 0; a < ACTION_COUNT; a++)
@@ -479,16 +523,19 @@ static void print_stats(const struct bp_figures *tot, uint64_t now)
                      (double)tot->wall_ns / 1e6, (double)tot->cpu_ns / 1e6, (double)tot->held_ns / 1e6,
                      (double)tot->wait_ns / 1e6, (double)tot->idle_ns / 1e6, (double)tot->blocked_ns / 1e6,
                      bp_beta(tot), bp_beta_io(tot));
-    if (n > 0 && n < (int)sizeof buf && bp_opt(OPT_MODE) == MODE_ENFORCE)
+    if (n > 0 && n < (int)sizeof buf && bp_opt(OPT_MODE) == MODE_AUTO)
         n += snprintf(buf + n, sizeof buf - (size_t)n,
                       "betapool: K %d (min %ld, max %ld); decisions: scale_up %llu, scale_down %llu, veto %llu, "
-                      "hold %llu, pin %llu, unpin %llu; parks %llu, overruns %llu\n",
+                      "hold %llu, pin %llu, unpin %llu, gate_shut %llu, gate_open %llu; parks %llu, overruns %llu; "
+                      "forced switches %llu, favoured waits %llu\n",
                       atomic_load(&bp_gate.k), bp_opt(OPT_MIN_WORKERS), bp_opt(OPT_MAX_WORKERS),
                       (unsigned long long)decisions[ACTION_SCALE_UP],
                       (unsigned long long)decisions[ACTION_SCALE_DOWN], (unsigned long long)decisions[ACTION_VETO],
                       (unsigned long long)decisions[ACTION_HOLD], (unsigned long long)decisions[ACTION_PIN],
-                      (unsigned long long)decisions[ACTION_UNPIN], (unsigned long long)atomic_load(&bp_gate.parks),
-                      (unsigned long long)atomic_load(&bp_gate.overruns));
+                      (unsigned long long)decisions[ACTION_UNPIN], (unsigned long long)decisions[ACTION_SHUT],
+                      (unsigned long long)decisions[ACTION_OPEN], (unsigned long long)atomic_load(&bp_gate.parks),
+                      (unsigned long long)atomic_load(&bp_gate.overruns), (unsigned long long)forced_total,
+                      (unsigned long long)favoured_total);
     if (n > 0) {
         ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
         (void)w;
@@ -626,9 +673,10 @@ static int monitor_start(void)
         .hysteresis = (int)bp_opt(OPT_HYSTERESIS),
         .alpha = bp_optf(OPT_EWMA_ALPHA),
         .danger = bp_optf(OPT_GIL_DANGER),
+        .gate = bp_opt(OPT_GATE) == CHOICE_AUTO,
+        .affinity = bp_opt(OPT_AFFINITY) == CHOICE_AUTO && bp_aff.usable,
     };
     bp_controller_init(&ctl, &p);
-    bp_affinity_rule_init(&aff_rule, p.hysteresis, p.alpha);
     last_tick_ns = bp_now_ns();
     sigset_t all, old;
     pthread_t th;
@@ -688,7 +736,8 @@ void bp_shim_fork_child(void)
     atomic_flag_clear(&notes_lock);
     memcpy(&metrics_lock, &fresh, sizeof fresh);
     memset(decisions, 0, sizeof decisions);
-    last_action = -1;
+    last_action = last_signal = -1;
+    forced_total = favoured_total = 0;
     bp_affinity_after_fork_child();
     bp_gate_after_fork_child();
     bp_threads_after_fork_child();
@@ -704,6 +753,9 @@ void bp_shim_fork_child(void)
             atomic_store(&t->acc_ns[p], 0);
             t->last_acc_ns[p] = 0;
         }
+        atomic_store(&t->forced, 0);
+        atomic_store(&t->favoured, 0);
+        t->last_forced = t->last_favoured = 0;
         atomic_store(&t->phase, ph);
         atomic_store(&t->phase_start_ns, now);
     }

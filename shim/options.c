@@ -10,17 +10,19 @@
 
 #include "bp.h"
 
-static const char *const mode_choices[] = {"off", "observe", "enforce", NULL};
-static const char *const affinity_choices[] = {"off", "auto", NULL};
+static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
+static const char *const auto_choices[] = {"off", "auto", NULL};
 static const char *const clock_choices[] = {"auto", "monotonic", NULL};
 
 /* Defaults are the measured ones; README's table lists the same. */
 struct bp_option bp_options[OPT_COUNT] = {
-    /* observe by default: enforce has not yet been measured to beat stock
-     * CPython (README, "Enforce mode: what was measured"). */
-    [OPT_MODE] = {.name = "mode", .env = "BETAPOOL_MODE", .type = OPT_CHOICE, .def = MODE_OBSERVE, .choices = mode_choices,
+    /* auto by default: it acts only where the measurements say acting pays
+     * (README, "What betapool does by default"). enforce, the name of the
+     * acting mode before 0.2, means auto. */
+    [OPT_MODE] = {.name = "mode", .env = "BETAPOOL_MODE", .type = OPT_CHOICE, .def = MODE_AUTO, .choices = mode_choices,
+                  .alias = "enforce", .alias_value = MODE_AUTO,
                   .doc = "off: pass every call through; observe: measure and log only; "
-                         "enforce: also throttle worker threads at the GIL"},
+                         "auto: also act (GIL affinity, the gate, the GIL priority) where it pays"},
     [OPT_LOG] = {.name = "log", .env = "BETAPOOL_LOG", .type = OPT_PATH,
                  .doc = "JSON Lines log path; %p is replaced by the process id; unset: no log"},
     [OPT_INTERVAL_MS] = {.name = "interval_ms", .env = "BETAPOOL_INTERVAL_MS", .type = OPT_INT, .def = 100, .min = 10, .max = 60000,
@@ -29,22 +31,35 @@ struct bp_option bp_options[OPT_COUNT] = {
                      .doc = "print every option and what betapool found, on stderr"},
     [OPT_STATS] = {.name = "stats", .env = "BETAPOOL_STATS", .type = OPT_BOOL, .max = 1,
                    .doc = "print a table of the run on stderr at exit"},
-    [OPT_MIN_WORKERS] = {.name = "min_workers", .env = "BETAPOOL_MIN_WORKERS", .type = OPT_INT, .def = 1, .min = 1, .max = 4096,
-                         .doc = "fewest worker threads admitted to the GIL (enforce)"},
+    /* Two: one computing thread holds the GIL while one waits, and the
+     * waiter's timeout rotates them in CPython's own slices. With one, the
+     * holder is never asked to let go and the others wait for the park bound. */
+    [OPT_MIN_WORKERS] = {.name = "min_workers", .env = "BETAPOOL_MIN_WORKERS", .type = OPT_INT, .def = 2, .min = 1, .max = 4096,
+                         .doc = "fewest computing worker threads admitted to the GIL while the gate is shut"},
     [OPT_MAX_WORKERS] = {.name = "max_workers", .env = "BETAPOOL_MAX_WORKERS", .type = OPT_INT, .def = 8, .min = 1, .max = 4096,
-                         .doc = "most worker threads admitted to the GIL (enforce)"},
+                         .doc = "most computing worker threads admitted to the GIL while the gate is shut"},
     [OPT_GIL_DANGER] = {.name = "gil_danger", .env = "BETAPOOL_GIL_DANGER", .type = OPT_FLOAT, .fdef = 0.3, .fmin = 0.0, .fmax = 1.0,
-                        .doc = "beta_io at or below which the veto holds K (enforce)"},
+                        .doc = "beta_io at or below which the veto brings K down"},
     [OPT_EWMA_ALPHA] = {.name = "ewma_alpha", .env = "BETAPOOL_EWMA_ALPHA", .type = OPT_FLOAT, .fdef = 0.2, .fmin = 0.01, .fmax = 1.0,
                         .doc = "smoothing of beta_io, weight of the newest interval"},
     [OPT_HYSTERESIS] = {.name = "hysteresis", .env = "BETAPOOL_HYSTERESIS", .type = OPT_INT, .def = 3, .min = 1, .max = 100,
                         .doc = "consecutive intervals that must agree before K moves"},
     [OPT_PARK_MAX_MS] = {.name = "park_max_ms", .env = "BETAPOOL_PARK_MAX_MS", .type = OPT_INT, .def = 1000, .min = 1, .max = 10000,
                          .doc = "longest a thread waits at the gate before it passes anyway (ms)"},
-    [OPT_AFFINITY] = {.name = "affinity", .env = "BETAPOOL_AFFINITY", .type = OPT_CHOICE, .def = AFFINITY_AUTO,
-                      .choices = affinity_choices,
+    [OPT_AFFINITY] = {.name = "affinity", .env = "BETAPOOL_AFFINITY", .type = OPT_CHOICE, .def = CHOICE_AUTO,
+                      .choices = auto_choices,
                       .doc = "auto: while Python threads wait for the GIL and compute under it, keep them on one "
-                             "CPU (enforce); off: never change a thread's CPU affinity"},
+                             "CPU; off: never change a thread's CPU affinity"},
+    [OPT_GATE] = {.name = "gate", .env = "BETAPOOL_GATE", .type = OPT_CHOICE, .def = CHOICE_AUTO, .choices = auto_choices,
+                  .doc = "auto: park surplus computing workers outside the GIL while workers are forced off it; "
+                         "off: never park"},
+    [OPT_PRIORITY] = {.name = "priority", .env = "BETAPOOL_PRIORITY", .type = OPT_CHOICE, .def = CHOICE_AUTO,
+                      .choices = auto_choices,
+                      .doc = "auto: a thread that holds the GIL briefly and blocks outside it gets it within "
+                             "priority_us; off: CPython's own 5 ms slices for everyone"},
+    [OPT_PRIORITY_US] = {.name = "priority_us", .env = "BETAPOOL_PRIORITY_US", .type = OPT_INT, .def = 100, .min = 10,
+                         .max = 5000,
+                         .doc = "how long a favoured thread waits for the GIL before the holder is asked to let go (us)"},
     [OPT_CLOCK] = {.name = "clock", .env = "BETAPOOL_CLOCK", .type = OPT_CHOICE, .def = CLOCKSEL_AUTO, .choices = clock_choices,
                    .doc = "auto: the TSC where the kernel keeps time with an invariant one, else CLOCK_MONOTONIC; "
                           "monotonic: always CLOCK_MONOTONIC"},
@@ -171,6 +186,10 @@ static int parse_value(struct bp_option *o, const char *s, char *why, size_t why
                 o->value = i;
                 return 0;
             }
+        }
+        if (o->alias && !strcasecmp(s, o->alias)) {
+            o->value = o->alias_value;
+            return 0;
         }
         {
             size_t len = 0;

@@ -92,9 +92,12 @@ __attribute__((constructor)) static void bp_init(void)
         }
     }
     pthread_atfork(NULL, NULL, after_fork_child);
-    bp_gate_configure(bp_opt(OPT_MODE) == MODE_ENFORCE, (int)bp_opt(OPT_MIN_WORKERS));
+    /* The gate starts open: the controller shuts it when parking pays. */
+    bp_gate_configure(0, (int)bp_opt(OPT_MIN_WORKERS));
+    if (bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_PRIORITY) == CHOICE_AUTO)
+        bp_priority_ns = (uint64_t)bp_opt(OPT_PRIORITY_US) * 1000u;
     bp_affinity_init();
-    if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_ENFORCE && bp_opt(OPT_AFFINITY) == AFFINITY_AUTO &&
+    if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_AFFINITY) == CHOICE_AUTO &&
         !bp_aff.usable)
         bp_say("the process may run on one CPU only: affinity has nothing to do");
     atomic_store(&bp_active, 1);

@@ -57,7 +57,11 @@ struct bp_thread *bp_thread_reserve(void)
         t->last_acc_ns[p] = 0;
     }
     atomic_store_explicit(&t->takes, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->forced, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->favoured, 0, memory_order_relaxed);
     t->gil_step = STEP_NONE;
+    atomic_store_explicit(&t->brief, 1, memory_order_relaxed); /* until a hold says otherwise */
+    t->hold_start_ns = t->hold_ns = t->drop_ns = 0;
     t->has_slot = 0;
     t->after_idle = 0;
     t->q_next = t->q_prev = NULL;
@@ -69,6 +73,7 @@ struct bp_thread *bp_thread_reserve(void)
     t->start_arg = NULL;
     t->start_logged = 0;
     t->last_ns = t->last_cpu_ns = 0;
+    t->last_forced = t->last_favoured = 0;
     atomic_store_explicit(&t->aff, AFF_UNKNOWN, memory_order_relaxed);
     t->inherit_pin = 0;
     atomic_store_explicit(&t->state, SLOT_RESERVED, memory_order_release);

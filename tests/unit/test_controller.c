@@ -1,16 +1,42 @@
-/* The controller as a pure function: feed it intervals, read its decisions. */
+/* The controller as a pure function: feed it intervals, read its decisions
+ * on K, the gate and the CPU. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "bp.h"
 
+#define MS 1000000ull
+
 static struct bp_controller ctl;
+
+static void start_with(int min, int max, int hysteresis, double alpha, int gate, int affinity)
+{
+    struct bp_controller_params p = {.min = min, .max = max, .hysteresis = hysteresis, .alpha = alpha,
+                                      .danger = 0.3, .gate = gate, .affinity = affinity};
+    bp_controller_init(&ctl, &p);
+}
 
 static void start(int min, int max, int hysteresis, double alpha)
 {
-    struct bp_controller_params p = {.min = min, .max = max, .hysteresis = hysteresis, .alpha = alpha, .danger = 0.3};
-    bp_controller_init(&ctl, &p);
+    start_with(min, max, hysteresis, alpha, 1, 1);
 }
+
+/* A 100 ms interval with nothing in it but what the arguments say. */
+static struct bp_interval quiet(void)
+{
+    return (struct bp_interval){.span_ns = 100 * MS};
+}
+
+/* K's inputs alone: workers' beta_io and demand, nobody forced off the GIL. */
+static struct bp_decision step(double beta_io, double demand)
+{
+    struct bp_interval in = quiet();
+    in.beta_io = beta_io;
+    in.demand = demand;
+    return bp_decide(&ctl, &in);
+}
+
+/* ---- K: the veto ---- */
 
 Test(controller, starts_at_min)
 {
@@ -18,21 +44,38 @@ Test(controller, starts_at_min)
     cr_expect_eq(ctl.k, 2);
 }
 
-Test(controller, veto_holds_on_low_beta_io_with_demand)
+Test(controller, veto_keeps_k_at_its_floor_on_low_beta_io_with_demand)
 {
     start(1, 8, 1, 1.0);
     for (int i = 0; i < 20; i++) {
-        struct bp_decision d = bp_controller_step(&ctl, 0.05, 63);
+        struct bp_decision d = step(0.05, 63);
         cr_expect_eq(d.action, ACTION_VETO);
         cr_expect_eq(d.k_after, 1);
         cr_expect(strstr(d.reason, "veto") != NULL);
     }
 }
 
+Test(controller, k_falls_under_the_veto_when_the_work_turns_cpu_bound)
+{
+    /* An I/O phase grows K to the maximum ... */
+    start(2, 16, 1, 1.0);
+    for (int i = 0; i < 6; i++)
+        step(0.9, 40);
+    cr_expect_eq(ctl.k, 16);
+    /* ... and the first CPU-bound intervals halve it back to the floor. */
+    int want[] = {8, 4, 2, 2};
+    for (int i = 0; i < 4; i++) {
+        struct bp_decision d = step(0.05, 40);
+        cr_expect_eq(d.action, ACTION_VETO, "step %d", i);
+        cr_expect_eq(d.k_after, want[i], "step %d", i);
+    }
+    cr_expect(strstr(step(0.05, 40).reason, "K falls") == NULL, "no fall at the floor");
+}
+
 Test(controller, scales_up_on_high_beta_io_with_demand)
 {
     start(1, 8, 1, 1.0);
-    struct bp_decision d = bp_controller_step(&ctl, 0.9, 10);
+    struct bp_decision d = step(0.9, 10);
     cr_expect_eq(d.action, ACTION_SCALE_UP);
     cr_expect_eq(d.k_before, 1);
     cr_expect_eq(d.k_after, 2);
@@ -41,10 +84,10 @@ Test(controller, scales_up_on_high_beta_io_with_demand)
 Test(controller, scales_down_without_demand)
 {
     start(1, 8, 1, 1.0);
-    bp_controller_step(&ctl, 0.9, 10);
-    bp_controller_step(&ctl, 0.9, 10);
+    step(0.9, 10);
+    step(0.9, 10);
     cr_expect_eq(ctl.k, 4);
-    struct bp_decision d = bp_controller_step(&ctl, 0.9, 0);
+    struct bp_decision d = step(0.9, 0);
     cr_expect_eq(d.action, ACTION_SCALE_DOWN);
     cr_expect_eq(d.k_after, 3);
 }
@@ -52,17 +95,17 @@ Test(controller, scales_down_without_demand)
 Test(controller, hysteresis_needs_consecutive_signals)
 {
     start(1, 8, 3, 1.0);
-    cr_expect_eq(bp_controller_step(&ctl, 0.9, 5).action, ACTION_HOLD);
-    cr_expect_eq(bp_controller_step(&ctl, 0.9, 5).action, ACTION_HOLD);
+    cr_expect_eq(step(0.9, 5).action, ACTION_HOLD);
+    cr_expect_eq(step(0.9, 5).action, ACTION_HOLD);
     /* A veto in between breaks the run. */
-    cr_expect_eq(bp_controller_step(&ctl, 0.1, 5).action, ACTION_VETO);
-    cr_expect_eq(bp_controller_step(&ctl, 0.9, 5).action, ACTION_HOLD);
-    cr_expect_eq(bp_controller_step(&ctl, 0.9, 5).action, ACTION_HOLD);
-    struct bp_decision d = bp_controller_step(&ctl, 0.9, 5);
+    cr_expect_eq(step(0.1, 5).action, ACTION_VETO);
+    cr_expect_eq(step(0.9, 5).action, ACTION_HOLD);
+    cr_expect_eq(step(0.9, 5).action, ACTION_HOLD);
+    struct bp_decision d = step(0.9, 5);
     cr_expect_eq(d.action, ACTION_SCALE_UP);
     cr_expect_eq(d.k_after, 2);
     /* And the count starts again after a move. */
-    cr_expect_eq(bp_controller_step(&ctl, 0.9, 5).action, ACTION_HOLD);
+    cr_expect_eq(step(0.9, 5).action, ACTION_HOLD);
 }
 
 Test(controller, scales_up_by_doubling_and_down_by_one)
@@ -70,116 +113,237 @@ Test(controller, scales_up_by_doubling_and_down_by_one)
     start(1, 12, 1, 1.0);
     int want_up[] = {2, 4, 8, 12, 12};
     for (int i = 0; i < 5; i++)
-        cr_expect_eq(bp_controller_step(&ctl, 0.9, 50).k_after, want_up[i], "step %d", i);
+        cr_expect_eq(step(0.9, 50).k_after, want_up[i], "step %d", i);
     int want_down[] = {11, 10, 9};
     for (int i = 0; i < 3; i++)
-        cr_expect_eq(bp_controller_step(&ctl, 0.9, 0).k_after, want_down[i], "step %d", i);
+        cr_expect_eq(step(0.9, 0).k_after, want_down[i], "step %d", i);
 }
 
 Test(controller, stays_within_bounds)
 {
     start(2, 3, 1, 1.0);
     for (int i = 0; i < 10; i++)
-        bp_controller_step(&ctl, 0.9, 5);
+        step(0.9, 5);
     cr_expect_eq(ctl.k, 3);
-    struct bp_decision d = bp_controller_step(&ctl, 0.9, 5);
+    struct bp_decision d = step(0.9, 5);
     cr_expect_eq(d.action, ACTION_HOLD);
     cr_expect_str_eq(d.reason, "at max_workers");
     for (int i = 0; i < 10; i++)
-        bp_controller_step(&ctl, 0.9, 0);
+        step(0.9, 0);
     cr_expect_eq(ctl.k, 2);
+    cr_expect_str_eq(step(0.9, 0).reason, "at min_workers");
 }
 
 Test(controller, smoothing_is_an_ewma)
 {
     start(1, 8, 3, 0.2);
-    struct bp_decision d = bp_controller_step(&ctl, 1.0, 1);
+    struct bp_decision d = step(1.0, 1);
     cr_expect_float_eq(d.beta_io, 1.0, 1e-12); /* the first value seeds it */
-    d = bp_controller_step(&ctl, 0.0, 1);
+    d = step(0.0, 1);
     cr_expect_float_eq(d.beta_io, 0.8, 1e-12);
-    d = bp_controller_step(&ctl, 0.0, 1);
+    d = step(0.0, 1);
     cr_expect_float_eq(d.beta_io, 0.64, 1e-12);
     /* One low interval does not flip a high smoothed value into a veto. */
     start(1, 8, 3, 0.2);
-    bp_controller_step(&ctl, 0.9, 1);
-    cr_expect_eq(bp_controller_step(&ctl, 0.0, 1).action, ACTION_HOLD);
+    step(0.9, 1);
+    cr_expect_eq(step(0.0, 1).action, ACTION_HOLD);
+}
+
+/* ---- the gate ---- */
+
+/* An interval of workers at beta_io 0.05 with `demand` waiting, `forced`
+ * of their holds ended by a waiter, the main thread waiting `main_wait` of
+ * the time. */
+static struct bp_decision gate_step(double demand, uint64_t forced, double main_wait)
+{
+    struct bp_interval in = quiet();
+    in.beta_io = 0.05;
+    in.demand = demand;
+    in.forced = forced;
+    in.exempt_waiting = main_wait;
+    return bp_decide(&ctl, &in);
+}
+
+Test(gate, starts_open)
+{
+    start(2, 8, 3, 0.2);
+    cr_expect_eq(ctl.shut, 0);
+}
+
+Test(gate, forced_switches_with_waiting_workers_shut_it_at_once)
+{
+    start(2, 8, 3, 0.2);
+    /* A pure-Python pool: ~200 forced switches/s, 63 workers waiting. */
+    struct bp_decision d = gate_step(63, 20, 0);
+    cr_expect_eq(d.shut_before, 0);
+    cr_expect_eq(d.shut_after, 1);
+    cr_expect_eq(d.signal, SIGNAL_FORCED);
+    cr_expect_float_eq(d.forced_per_s, 200.0, 1e-9);
+    cr_expect(strstr(d.gate_reason, "forced") != NULL, "%s", d.gate_reason);
+}
+
+Test(gate, the_main_thread_kept_waiting_shuts_it)
+{
+    start(2, 8, 3, 0.2);
+    /* Two computing workers (nobody parked), the main thread waiting 30%. */
+    struct bp_decision d = gate_step(0.3, 20, 0.3);
+    cr_expect_eq(d.shut_after, 1);
+    cr_expect_eq(d.signal, SIGNAL_EXEMPT_WAITING);
+    cr_expect(strstr(d.gate_reason, "main thread") != NULL, "%s", d.gate_reason);
+}
+
+Test(gate, threads_that_let_go_on_their_own_keep_it_open)
+{
+    start(2, 8, 1, 0.2);
+    /* The seed's pool: hundreds waiting, but holds of 40 us end by
+     * themselves: one forced switch in 100 ms is 10/s, under the line. */
+    for (int i = 0; i < 10; i++) {
+        struct bp_decision d = gate_step(200, 1, 0.5);
+        cr_expect_eq(d.shut_after, 0, "interval %d", i);
+        cr_expect_eq(d.signal, SIGNAL_NONE);
+        cr_expect(strstr(d.gate_reason, "on their own") != NULL, "%s", d.gate_reason);
+    }
+}
+
+Test(gate, forced_switches_without_anyone_waiting_do_not_shut_it)
+{
+    start(2, 8, 1, 0.2);
+    struct bp_decision d = gate_step(0.2, 20, 0.0);
+    cr_expect_eq(d.shut_after, 0);
+    cr_expect(strstr(d.gate_reason, "nobody waits") != NULL, "%s", d.gate_reason);
+}
+
+Test(gate, opens_after_hysteresis_calm_intervals)
+{
+    start(2, 8, 3, 0.2);
+    cr_expect_eq(gate_step(63, 20, 0).shut_after, 1);
+    cr_expect_eq(gate_step(10, 0, 0).shut_after, 1);
+    cr_expect_eq(gate_step(10, 0, 0).shut_after, 1);
+    /* A signal in between starts the count again. */
+    cr_expect_eq(gate_step(63, 20, 0).shut_after, 1);
+    cr_expect_eq(gate_step(10, 0, 0).shut_after, 1);
+    cr_expect_eq(gate_step(10, 0, 0).shut_after, 1);
+    struct bp_decision d = gate_step(10, 0, 0);
+    cr_expect_eq(d.shut_before, 1);
+    cr_expect_eq(d.shut_after, 0);
+}
+
+Test(gate, the_rate_is_per_second_whatever_the_interval)
+{
+    start(2, 8, 1, 0.2);
+    struct bp_interval in = quiet();
+    in.span_ns = 1000 * MS; /* a 1 s interval: 15 forced switches is 15/s */
+    in.demand = 5;
+    in.forced = 15;
+    cr_expect_eq(bp_decide(&ctl, &in).shut_after, 0);
+    in.forced = 25;
+    cr_expect_eq(bp_decide(&ctl, &in).shut_after, 1);
+}
+
+Test(gate, off_never_shuts)
+{
+    start_with(2, 8, 1, 0.2, 0, 1);
+    struct bp_decision d = gate_step(63, 50, 0.5);
+    cr_expect_eq(d.shut_after, 0);
+    cr_expect(strstr(d.gate_reason, "off") != NULL);
 }
 
 /* ---- GIL affinity ---- */
 
-#define MS 1000000ull
-
 /* One interval of 100 ms in which Python threads used `cpu` ms of CPU, `held`
  * of them holding the GIL, with `waiting` threads waiting for it on average. */
-static enum bp_action aff(struct bp_affinity_rule *r, int pinned, uint64_t cpu, uint64_t held, double waiting,
-                          double others)
+static enum bp_action aff(int pinned, uint64_t cpu, uint64_t held, double waiting, double others)
 {
-    struct bp_affinity_in in = {.pinned = pinned, .interval_ns = 100 * MS, .cpu_ns = cpu * MS,
-                                .held_ns = held * MS, .waiting = waiting, .others = others};
-    char why[160];
-    return bp_affinity_step(r, &in, why, sizeof why);
+    struct bp_interval in = {.span_ns = 100 * MS, .cpu_ns = cpu * MS, .held_ns = held * MS, .waiting = waiting,
+                             .pinned = pinned, .others = others};
+    return bp_decide(&ctl, &in).pin;
 }
 
-Test(affinity, pins_a_gil_bound_pool_after_hysteresis)
+Test(affinity, pins_a_gil_bound_pool_on_the_first_interval)
 {
-    struct bp_affinity_rule r;
-    bp_affinity_rule_init(&r, 3, 0.2);
-    cr_expect_eq(aff(&r, 0, 100, 90, 40, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(&r, 0, 100, 90, 40, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(&r, 0, 100, 90, 40, 0.0), ACTION_PIN);
+    start(2, 8, 3, 0.2);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_PIN);
     /* Pinned and still GIL-bound: it stays. */
     for (int i = 0; i < 10; i++)
-        cr_expect_eq(aff(&r, 1, 100, 90, 40, 0.0), ACTION_HOLD);
+        cr_expect_eq(aff(1, 100, 90, 40, 0.0), ACTION_HOLD);
 }
 
 Test(affinity, never_pins_native_code_that_runs_outside_the_gil)
 {
-    struct bp_affinity_rule r;
-    bp_affinity_rule_init(&r, 3, 0.2);
+    start(2, 8, 3, 0.2);
     for (int i = 0; i < 20; i++) /* hashlib: 180 ms of CPU, 20 under the GIL */
-        cr_expect_eq(aff(&r, 0, 180, 20, 6, 0.0), ACTION_HOLD);
+        cr_expect_eq(aff(0, 180, 20, 6, 0.0), ACTION_HOLD);
 }
 
 Test(affinity, sleeps_and_io_do_not_argue_against_a_pin)
 {
-    struct bp_affinity_rule r;
-    bp_affinity_rule_init(&r, 1, 0.2);
+    start(2, 8, 1, 0.2);
     /* The seed's tasks: most wall time asleep, the CPU time under the GIL. */
-    cr_expect_eq(aff(&r, 0, 100, 83, 200, 0.0), ACTION_PIN);
+    cr_expect_eq(aff(0, 100, 83, 200, 0.0), ACTION_PIN);
 }
 
-Test(affinity, unpins_when_nobody_waits_or_native_code_grows)
+Test(affinity, unpins_after_hysteresis_when_nobody_waits_or_native_code_grows)
 {
-    struct bp_affinity_rule r;
-    bp_affinity_rule_init(&r, 2, 1.0);
-    cr_expect_eq(aff(&r, 1, 100, 90, 0.3, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(&r, 1, 100, 90, 0.3, 0.0), ACTION_UNPIN);
-    bp_affinity_rule_init(&r, 2, 1.0);
-    cr_expect_eq(aff(&r, 1, 100, 90, 8, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(&r, 1, 100, 20, 8, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(&r, 1, 100, 20, 8, 0.0), ACTION_UNPIN);
+    start(2, 8, 2, 1.0);
+    cr_expect_eq(aff(1, 100, 90, 0.3, 0.0), ACTION_HOLD);
+    cr_expect_eq(aff(1, 100, 90, 0.3, 0.0), ACTION_UNPIN);
+    start(2, 8, 2, 1.0);
+    cr_expect_eq(aff(1, 100, 90, 8, 0.0), ACTION_HOLD);
+    cr_expect_eq(aff(1, 100, 20, 8, 0.0), ACTION_HOLD);
+    cr_expect_eq(aff(1, 100, 20, 8, 0.0), ACTION_UNPIN);
 }
 
 Test(affinity, a_contested_cpu_is_left_and_not_retaken_at_once)
 {
-    struct bp_affinity_rule r;
-    bp_affinity_rule_init(&r, 1, 0.2);
-    cr_expect_eq(aff(&r, 0, 100, 90, 40, 0.0), ACTION_PIN);
-    cr_expect_eq(aff(&r, 1, 40, 36, 40, 0.7), ACTION_UNPIN);
+    start(2, 8, 1, 0.2);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_PIN);
+    cr_expect_eq(aff(1, 40, 36, 40, 0.7), ACTION_UNPIN);
     for (int i = 0; i < BP_PIN_BACKOFF; i++)
-        cr_expect_eq(aff(&r, 0, 100, 90, 40, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(&r, 0, 100, 90, 40, 0.0), ACTION_PIN);
+        cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_HOLD);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_PIN);
     /* Every CPU busy with others: no pin. */
-    bp_affinity_rule_init(&r, 1, 0.2);
-    cr_expect_eq(aff(&r, 0, 100, 90, 40, 0.8), ACTION_HOLD);
+    start(2, 8, 1, 0.2);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.8), ACTION_HOLD);
 }
 
 Test(affinity, an_idle_interval_does_not_move_the_native_share)
 {
-    struct bp_affinity_rule r;
-    bp_affinity_rule_init(&r, 1, 1.0);
-    aff(&r, 0, 100, 90, 0, 0.0);
-    cr_expect_float_eq(r.native, 0.1, 1e-9);
-    aff(&r, 0, 2, 0, 0, 0.0); /* 2 ms of CPU in 100 ms: too little to judge */
-    cr_expect_float_eq(r.native, 0.1, 1e-9);
+    start(2, 8, 1, 1.0);
+    aff(0, 100, 90, 0, 0.0);
+    cr_expect_float_eq(ctl.native, 0.1, 1e-9);
+    aff(0, 2, 0, 0, 0.0); /* 2 ms of CPU in 100 ms: too little to judge */
+    cr_expect_float_eq(ctl.native, 0.1, 1e-9);
+}
+
+Test(affinity, off_never_pins)
+{
+    start_with(2, 8, 1, 0.2, 1, 0);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_HOLD);
+}
+
+/* ---- one decision carries all three ---- */
+
+Test(decision, a_cpu_pool_gets_k_down_the_gate_shut_and_a_pin_in_one_interval)
+{
+    start(2, 8, 3, 0.2);
+    ctl.k = 8;
+    struct bp_interval in = {.span_ns = 100 * MS, .beta_io = 0.02, .demand = 62, .forced = 20,
+                             .cpu_ns = 100 * MS, .held_ns = 97 * MS, .waiting = 62};
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.action, ACTION_VETO);
+    cr_expect_eq(d.k_before, 8);
+    cr_expect_eq(d.k_after, 4);
+    cr_expect_eq(d.shut_after, 1);
+    cr_expect_eq(d.pin, ACTION_PIN);
+    cr_expect(d.reason[0] && d.gate_reason[0] && d.pin_reason[0], "every decision has its reason");
+}
+
+Test(decision, action_names_cover_every_action)
+{
+    cr_expect_str_eq(bp_action_name(ACTION_SHUT), "gate_shut");
+    cr_expect_str_eq(bp_action_name(ACTION_OPEN), "gate_open");
+    cr_expect_str_eq(bp_action_name(ACTION_COUNT), "hold");
+    cr_expect_str_eq(bp_signal_name(SIGNAL_FORCED), "forced_switches");
+    cr_expect_str_eq(bp_signal_name(SIGNAL_EXEMPT_WAITING), "main_waiting");
 }

@@ -44,7 +44,11 @@ Test(options, defaults_without_environment)
 {
     load(NULL);
     cr_expect_eq(nwarn, 0);
-    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_AUTO);
+    cr_expect_eq(bp_opt(OPT_GATE), CHOICE_AUTO);
+    cr_expect_eq(bp_opt(OPT_PRIORITY), CHOICE_AUTO);
+    cr_expect_eq(bp_opt(OPT_PRIORITY_US), 100);
+    cr_expect_eq(bp_opt(OPT_MIN_WORKERS), 2);
     cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
     cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
     cr_expect_eq(bp_opt(OPT_LOG), 0);
@@ -73,14 +77,28 @@ Test(options, each_bad_value_warns_once_and_keeps_default)
                          "BETAPOOL_STATS=", "BETAPOOL_LOG=", NULL};
     load(env);
     cr_expect_eq(nwarn, 5);
-    cr_expect_eq(bp_opt(OPT_MODE), MODE_OBSERVE);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_AUTO);
     cr_expect_eq(bp_opt(OPT_INTERVAL_MS), 100);
     cr_expect_eq(bp_opt(OPT_VERBOSE), 0);
     cr_expect_eq(bp_opt(OPT_LOG), 0);
-    cr_expect(warned("BETAPOOL_MODE=\"fast\" is not valid (expected one of off observe enforce); using the default, observe"));
+    cr_expect(warned("BETAPOOL_MODE=\"fast\" is not valid (expected one of off observe auto); using the default, auto"));
     cr_expect(warned("BETAPOOL_INTERVAL_MS=\"-5\" is not valid (out of range 10..60000)"));
     cr_expect(warned("BETAPOOL_LOG=\"\" is not valid (empty path)"));
     cr_expect(warned("BETAPOOL_VERBOSE=\"2\""));
+}
+
+Test(options, enforce_is_the_old_name_of_auto)
+{
+    const char *env[] = {"BETAPOOL_MODE=Enforce", "BETAPOOL_PRIORITY=off", "BETAPOOL_PRIORITY_US=5", NULL};
+    load(env);
+    cr_expect_eq(bp_opt(OPT_MODE), MODE_AUTO);
+    cr_expect(bp_options[OPT_MODE].from_env);
+    cr_expect_eq(bp_opt(OPT_PRIORITY), CHOICE_OFF);
+    cr_expect_eq(nwarn, 1, "priority_us below its range warns");
+    cr_expect_eq(bp_opt(OPT_PRIORITY_US), 100);
+    char buf[64];
+    bp_option_format(&bp_options[OPT_MODE], buf, sizeof buf);
+    cr_expect_str_eq(buf, "\"auto\"", "the log names the mode by its name");
 }
 
 Test(options, overflow_and_trailing_garbage_are_rejected)
@@ -120,7 +138,7 @@ Test(options, format_quotes_paths_for_json)
     bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
     cr_expect_str_eq(buf, "\"/tmp/a\\\"b\\\\c\"");
     bp_option_format(&bp_options[OPT_MODE], buf, sizeof buf);
-    cr_expect_str_eq(buf, "\"observe\"");
+    cr_expect_str_eq(buf, "\"auto\"");
     load(NULL);
     bp_option_format(&bp_options[OPT_LOG], buf, sizeof buf);
     cr_expect_str_eq(buf, "null");
