@@ -114,7 +114,11 @@ static inline uint64_t bp_rdtsc(void)
 }
 #endif
 
-static inline uint64_t bp_now_ns(void)
+/* CLOCK_MONOTONIC out of line: the hooks that inline bp_now_ns need no
+ * stack frame for it. */
+uint64_t bp_clock_mono_ns(void) BP_HIDDEN;
+
+static inline __attribute__((always_inline)) uint64_t bp_now_ns(void)
 {
 #if BP_HAVE_TSC
     for (;;) {
@@ -130,7 +134,7 @@ static inline uint64_t bp_now_ns(void)
             return bp_tsc_to_ns(mult, offset, tsc);
     }
 #endif
-    return bp_mono_ns();
+    return bp_clock_mono_ns();
 }
 
 /* Which clock bp_now_ns() reads: "tsc" or "monotonic". */
@@ -149,10 +153,11 @@ uint64_t bp_clock_mult(uint64_t tsc_delta, uint64_t ns_delta) BP_HIDDEN;
 /* The offset that makes (mult, offset) map tsc to ns. */
 uint64_t bp_clock_offset_through(uint64_t mult, uint64_t tsc, uint64_t ns) BP_HIDDEN;
 /* A new scale, continuous with cur at tsc, of the rate mult corrected so that
- * cur's error against mono_ns (measured at tsc) is gone after horizon_ns. The
- * correction is bounded (BP_CLOCK_SLEW_MAX); a mapping that fell behind by
- * more than that can remove in one horizon steps forward, never back. */
-#define BP_CLOCK_SLEW_MAX 0.1
+ * an eighth of cur's error against mono_ns (measured at tsc) is gone after
+ * horizon_ns. The correction is bounded (BP_CLOCK_SLEW_MAX: durations read
+ * while it applies are off by at most that share); a mapping that fell behind
+ * by more steps forward onto mono_ns, never back. */
+#define BP_CLOCK_SLEW_MAX 0.01
 void bp_clock_steer(uint64_t cur_mult, uint64_t cur_offset, uint64_t tsc, uint64_t mono_ns, uint64_t mult,
                     uint64_t horizon_ns, uint64_t *new_mult, uint64_t *new_offset) BP_HIDDEN;
 /* Publish a scale (one writer at a time). */
@@ -184,6 +189,12 @@ struct bp_thread {
     _Atomic uint32_t phase;
     _Atomic uint64_t phase_start_ns;
     _Atomic uint64_t acc_ns[PH_COUNT];
+    /* A holder's drop under way since then (set at its lock(M)), while the
+     * phase still says PH_HELD and handover_ns > phase_start_ns: readers
+     * count the time since as PH_WAIT, and the drop's end settles both in
+     * one change (bp_phase_set_via). One write at the drop's start instead
+     * of a phase change. */
+    _Atomic uint64_t handover_ns;
     _Atomic uint64_t takes; /* completed GIL takes */
     _Atomic uint64_t forced;   /* waiters' full switch intervals that asked this thread, holding, to let go */
     _Atomic uint64_t favoured; /* GIL waits betapool shortened (the priority) */
@@ -238,19 +249,40 @@ void bp_thread_end(struct bp_thread *t, uint64_t now, uint64_t cpu_ns) BP_HIDDEN
 void bp_threads_after_fork_child(void) BP_HIDDEN;
 
 /* Move the owner's thread to a new phase at time now (owner only). */
-static inline void bp_phase_set(struct bp_thread *t, enum bp_phase ph, uint64_t now)
+static inline __attribute__((always_inline)) void bp_phase_set(struct bp_thread *t, enum bp_phase ph, uint64_t now)
 {
     uint32_t s = atomic_load_explicit(&t->seq, memory_order_relaxed);
     atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     uint32_t old = atomic_load_explicit(&t->phase, memory_order_relaxed);
     uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
-    if (now > start)
-        atomic_store_explicit(&t->acc_ns[old],
-                              atomic_load_explicit(&t->acc_ns[old], memory_order_relaxed) + (now - start),
-                              memory_order_relaxed);
-    else
-        now = start;
+    if (BP_UNLIKELY(now < start))
+        now = start; /* never back: the phase that ends took no time */
+    atomic_store_explicit(&t->acc_ns[old], atomic_load_explicit(&t->acc_ns[old], memory_order_relaxed) + (now - start),
+                          memory_order_relaxed);
+    atomic_store_explicit(&t->phase, (uint32_t)ph, memory_order_relaxed);
+    atomic_store_explicit(&t->phase_start_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&t->seq, s + 2, memory_order_release);
+}
+
+/* Two changes in one (owner only): the phase that ends, ended at via_ns;
+ * from then until now the thread was in phase via; from now it is in ph. */
+static inline __attribute__((always_inline)) void bp_phase_set_via(struct bp_thread *t, enum bp_phase via,
+                                                                   uint64_t via_ns, enum bp_phase ph, uint64_t now)
+{
+    uint32_t s = atomic_load_explicit(&t->seq, memory_order_relaxed);
+    atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    uint32_t old = atomic_load_explicit(&t->phase, memory_order_relaxed);
+    uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+    if (BP_UNLIKELY(via_ns < start))
+        via_ns = start;
+    if (BP_UNLIKELY(now < via_ns))
+        now = via_ns;
+    atomic_store_explicit(&t->acc_ns[old], atomic_load_explicit(&t->acc_ns[old], memory_order_relaxed) + (via_ns - start),
+                          memory_order_relaxed);
+    atomic_store_explicit(&t->acc_ns[via], atomic_load_explicit(&t->acc_ns[via], memory_order_relaxed) + (now - via_ns),
+                          memory_order_relaxed);
     atomic_store_explicit(&t->phase, (uint32_t)ph, memory_order_relaxed);
     atomic_store_explicit(&t->phase_start_ns, now, memory_order_relaxed);
     atomic_store_explicit(&t->seq, s + 2, memory_order_release);
@@ -319,7 +351,9 @@ enum bp_gil_step {
     STEP_TAKING_WAITED, /* ... and it had to wait on C */
     STEP_SWITCH_WAIT,   /* after a requested drop, until the next holder takes */
     STEP_DROP_BEGIN,    /* lock(M) by the holder (PH_WAIT from here) */
-    STEP_DROPPING,      /* ... then signal(C); the drop ends when unlock(M) returns */
+    STEP_DROPPING,      /* ... then it let the GIL go; the drop ends when unlock(M) returns */
+    STEP_TAKEN_FREE,    /* lock(M) found M and the GIL free: holding; unlock(SM) counts the take */
+    STEP_TAKEN_CHECK,   /* a take complete, CPython's flag to check at unlock(SM) (bp_gil_check_take) */
 };
 
 /* The online take/drop rules, one call per event seen on a GIL object. */
@@ -329,11 +363,16 @@ enum bp_gil_event {
     EV_UNLOCK_MUTEX,      /* unlock(M), after it returned */
     EV_LOCK_SWITCH,       /* lock(SM) */
     EV_UNLOCK_SWITCH,     /* unlock(SM), after it returned */
-    EV_SIGNAL_COND,       /* signal(C) */
+    EV_GIL_RELEASED,      /* the holder let the GIL go under M (CPython's flag cleared) */
     EV_TIMEDWAIT_COND,    /* timedwait(C, M) */
 };
 /* now_fn is called only when the event needs the time. */
 void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void)) BP_HIDDEN;
+/* lock(M) by a thread outside the GIL, at time now, once it is known how
+ * the take starts: M and the GIL free (it cannot wait: held from now), M
+ * got but the GIL held by another (it will wait on C), or M busy. */
+enum bp_take { TAKE_FREE, TAKE_MAY_WAIT, TAKE_CONTENDED };
+void bp_gil_take(struct bp_thread *t, enum bp_take how, uint64_t now) BP_HIDDEN;
 
 /* ---- gate.c: at most K worker threads may take the GIL ---- */
 struct bp_gate {

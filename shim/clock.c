@@ -26,6 +26,11 @@ static uint64_t checked_ns;             /* last look at the clocksource */
 #define CALIBRATE_MAX_NS 2000000u  /* ... but never more than 2 ms */
 #define RECHECK_NS 1000000000u     /* look at the kernel's clocksource every second */
 
+uint64_t bp_clock_mono_ns(void)
+{
+    return bp_mono_ns();
+}
+
 const char *bp_clock_name(void)
 {
     return atomic_load_explicit(&bp_clock.seq, memory_order_relaxed) & BP_CLOCK_MONO ? "monotonic" : "tsc";
@@ -49,7 +54,9 @@ void bp_clock_steer(uint64_t cur_mult, uint64_t cur_offset, uint64_t tsc, uint64
 {
     uint64_t at = bp_tsc_to_ns(cur_mult, cur_offset, tsc);
     int64_t err = (int64_t)(at - mono_ns); /* > 0: ahead of CLOCK_MONOTONIC */
-    double corr = horizon_ns ? (double)err / (double)horizon_ns : 0.0;
+    /* An eighth of the error per horizon: a refinement that comes late
+     * (a busy machine) must not overshoot into the other direction. */
+    double corr = horizon_ns ? (double)err / (8.0 * (double)horizon_ns) : 0.0;
     if (corr < -BP_CLOCK_SLEW_MAX) {
         /* Far behind (the first rate was poor, or the machine slept the
          * process): catch up in one step forward. */
@@ -83,7 +90,8 @@ static void fall_back(void)
 static uint64_t read_pair(uint64_t *tsc, uint64_t *width)
 {
     uint64_t best = UINT64_MAX, mid = 0;
-    for (int i = 0; i < 5; i++) {
+    /* A preemption inside a bracket widens it: the narrowest of 16. */
+    for (int i = 0; i < 16; i++) {
         uint64_t a = bp_mono_ns();
         uint64_t t = bp_rdtsc();
         uint64_t b = bp_mono_ns();

@@ -67,7 +67,7 @@ static uint64_t truth(const struct sim *s, uint64_t tsc)
     return (uint64_t)((double)tsc * s->true_ns_per_tick);
 }
 
-Test(clock, steer_is_continuous_and_removes_the_error_in_one_horizon)
+Test(clock, steer_is_continuous_and_removes_an_eighth_of_the_error_per_horizon)
 {
     struct sim s = {.true_ns_per_tick = 0.4};
     uint64_t tsc = 5000000000ull;
@@ -86,7 +86,8 @@ Test(clock, steer_is_continuous_and_removes_the_error_in_one_horizon)
     cr_expect(jump >= -1 && jump <= 1, "the mapping jumped %lld ns", (long long)jump);
     uint64_t later = tsc + 250000000;
     int64_t left = (int64_t)(bp_tsc_to_ns(nm, no, later) - truth(&s, later));
-    cr_expect(left > -100 && left < 100, "%lld ns of error left after the horizon", (long long)left);
+    cr_expect(left > err * 7 / 8 - 100 && left < err * 7 / 8 + 100, "%lld ns of error left after the horizon, from %lld",
+              (long long)left, (long long)err);
     cr_expect(nm < GHZ_2_5_MULT, "a mapping ahead must run slower than the rate for a while");
 }
 
@@ -94,8 +95,8 @@ Test(clock, steer_never_steps_back_and_catches_up_forward)
 {
     const uint64_t horizon = 100000000;
     uint64_t mult = GHZ_2_5_MULT, tsc = 1000000000ull, nm, no;
-    /* Ahead by 1 s (far more than a horizon can remove): slows down by at
-     * most the bound, continuously. */
+    /* Ahead by 1 s (far more than the bound removes in a horizon): slows
+     * down by at most the bound, continuously. */
     uint64_t off = bp_clock_offset_through(mult, tsc, 2000000000ull);
     bp_clock_steer(mult, off, tsc, 1000000000ull, mult, horizon, &nm, &no);
     cr_expect_eq(bp_tsc_to_ns(nm, no, tsc), bp_tsc_to_ns(mult, off, tsc));
@@ -112,7 +113,9 @@ Test(clock, a_run_of_steers_is_monotonic_and_stays_near_the_truth)
 {
     /* 1,000 intervals of 10 ms; the true rate wanders by up to 200 ppm
      * (CLOCK_MONOTONIC slewed by NTP), measurements carry up to 50 ns of
-     * noise. The mapping must never decrease and stay within 20 us. */
+     * noise, and one interval in ten comes three times late (a busy
+     * machine). The mapping must never decrease and, once the first rough
+     * rate is forgotten, stay within 50 us. */
     uint64_t seed = 7;
     struct sim s = {.true_ns_per_tick = 1.0 / 2.9};
     uint64_t tsc = 1ull << 40;
@@ -120,17 +123,19 @@ Test(clock, a_run_of_steers_is_monotonic_and_stays_near_the_truth)
     s.mult = bp_clock_mult(29000, 10000); /* a rough first rate */
     s.offset = bp_clock_offset_through(s.mult, tsc, (uint64_t)truth_ns);
     uint64_t anchor_tsc = tsc, anchor_ns = (uint64_t)truth_ns, last = 0;
+    int64_t worst = 0;
     for (int i = 0; i < 1000; i++) {
         double rate = (1.0 / 2.9) * (1.0 + ((double)(lcg(&seed) % 401) - 200.0) * 1e-6);
         /* Within the interval, read the mapping at a few points. */
-        uint64_t step = (uint64_t)(10e6 / rate);
+        double span = i % 10 == 9 ? 30e6 : 10e6;
+        uint64_t step = (uint64_t)(span / rate);
         for (int k = 1; k <= 4; k++) {
             uint64_t v = bp_tsc_to_ns(s.mult, s.offset, tsc + step * (uint64_t)k / 4);
             cr_assert(v >= last, "interval %d: %llu after %llu", i, (unsigned long long)v, (unsigned long long)last);
             last = v;
         }
         tsc += step;
-        truth_ns += 10e6;
+        truth_ns += span;
         uint64_t measured = (uint64_t)truth_ns + lcg(&seed) % 101 - 50;
         uint64_t mult = bp_clock_mult(tsc - anchor_tsc, measured - anchor_ns);
         cr_assert_neq(mult, 0);
@@ -141,11 +146,13 @@ Test(clock, a_run_of_steers_is_monotonic_and_stays_near_the_truth)
         last = here;
         s.mult = nm;
         s.offset = no;
-        if (i >= 10) {
-            int64_t err = (int64_t)(here - (uint64_t)truth_ns);
-            cr_assert(err > -20000 && err < 20000, "interval %d: %lld ns off", i, (long long)err);
+        int64_t err = (int64_t)(here - (uint64_t)truth_ns);
+        if (i >= 50) {
+            worst = err > worst ? err : -err > worst ? -err : worst;
+            cr_assert(err > -50000 && err < 50000, "interval %d: %lld ns off", i, (long long)err);
         }
     }
+    cr_log_info("worst distance to the truth after 50 intervals: %lld ns", (long long)worst);
 }
 
 /* The latch: readers never see a torn scale. The writer publishes scales
@@ -218,6 +225,7 @@ Test(clock, calibrated_clock_follows_monotonic)
     const char *name = bp_clock_name();
     cr_expect(strcmp(name, "tsc") == 0 || strcmp(name, "monotonic") == 0, "%s", name);
     uint64_t last = 0;
+    int64_t worst = 0;
     for (int i = 0; i < 10; i++) {
         struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
@@ -226,9 +234,11 @@ Test(clock, calibrated_clock_follows_monotonic)
         uint64_t a = bp_mono_ns(), v = bp_now_ns(), b = bp_mono_ns();
         cr_expect(v >= last, "went back: %llu after %llu", (unsigned long long)v, (unsigned long long)last);
         last = v;
-        cr_expect(v + 100000 >= a && v <= b + 100000, "%s: %lld ns from CLOCK_MONOTONIC", name,
-                  (long long)(v - a));
+        int64_t off = v < a ? (int64_t)(v - a) : v > b ? (int64_t)(v - b) : 0;
+        worst = off > worst ? off : -off > worst ? -off : worst;
+        cr_expect(off > -100000 && off < 100000, "%s: %lld ns from CLOCK_MONOTONIC", name, (long long)off);
     }
+    cr_log_info("%s: at most %lld ns from CLOCK_MONOTONIC", name, (long long)worst);
     /* Forced onto CLOCK_MONOTONIC, it reads CLOCK_MONOTONIC. */
     uint32_t saved = atomic_load(&bp_clock.seq);
     atomic_fetch_or(&bp_clock.seq, BP_CLOCK_MONO);

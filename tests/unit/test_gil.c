@@ -42,7 +42,7 @@ static void take_uncontended(struct bp_thread *t)
 static void drop(struct bp_thread *t)
 {
     bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
-    bp_gil_event(t, EV_SIGNAL_COND, now_fn);
+    bp_gil_event(t, EV_GIL_RELEASED, now_fn);
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
 }
 
@@ -129,7 +129,7 @@ Test(gil, holder_events_that_are_not_drops_change_nothing)
     /* A signal by a thread not holding is not a drop. */
     struct bp_thread other;
     memset(&other, 0, sizeof other);
-    bp_gil_event(&other, EV_SIGNAL_COND, now_fn);
+    bp_gil_event(&other, EV_GIL_RELEASED, now_fn);
     cr_expect_eq(atomic_load(&other.phase), PH_OUTSIDE);
 }
 
@@ -186,11 +186,17 @@ Test(gil, the_hand_over_at_a_drop_is_gil_wait)
     take_uncontended(t);
     fake_now = 2000;
     bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
-    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
+    /* Read from another thread, the drop is GIL wait from its start. */
+    struct bp_times tm;
+    bp_thread_read(t, 2300, &tm);
+    cr_expect_eq(tm.phase, PH_WAIT);
+    cr_expect_eq(tm.acc_ns[PH_HELD], 1000);
+    cr_expect_eq(tm.acc_ns[PH_WAIT], 300);
     clock_reads = 0;
-    bp_gil_event(t, EV_SIGNAL_COND, now_fn);
+    bp_gil_event(t, EV_GIL_RELEASED, now_fn);
     cr_expect_eq(clock_reads, 0, "no clock read inside the GIL mutex");
-    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
+    bp_thread_read(t, 2400, &tm);
+    cr_expect_eq(tm.phase, PH_WAIT);
     fake_now = 2700; /* preempted while waking the next holder */
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
     cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
