@@ -121,13 +121,16 @@ static inline __attribute__((always_inline)) void bp_gil_take_rule(struct bp_thr
         return;
     if (how == TAKE_FREE) {
         /* Nobody holds the GIL and this thread holds M: nobody can take
-         * it first. Holding from now; lock(SM) completes the take. */
+         * it first. Holding from now; its unlock(SM) counts the take. */
         t->gil_step = STEP_TAKEN_FREE;
         t->hold_start_ns = now;
         bp_phase_set(t, PH_HELD, now);
         return;
     }
-    t->gil_step = how == TAKE_CONTENDED ? STEP_TAKING_WAITED : STEP_TAKING;
+    /* M busy, or the GIL held by another: this take waits (for M, or on
+     * C), and its end needs a clock read of its own. */
+    t->gil_step = STEP_TAKING_WAITED;
+    (void)how;
     bp_phase_set(t, PH_WAIT, now);
 }
 
