@@ -1,8 +1,8 @@
 """The workload behind docs/example.svg: a ThreadPoolExecutor(64) that first
 waits on sleeps (I/O-like), then computes (GIL-bound).
 
-    scripts/betapool --mode enforce --log run.jsonl -- python3 docs/example_workload.py
-    scripts/betapool-log plot run.jsonl -o docs/example.svg
+    betapool run --log run.jsonl docs/example_workload.py     # the default mode, auto
+    betapool plot run.jsonl -o docs/example.svg
 """
 import time
 from concurrent.futures import ThreadPoolExecutor

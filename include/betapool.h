@@ -14,7 +14,13 @@
 extern "C" {
 #endif
 
-enum betapool_mode { BETAPOOL_MODE_OFF = 0, BETAPOOL_MODE_OBSERVE = 1, BETAPOOL_MODE_ENFORCE = 2 };
+/* BETAPOOL_MODE_ENFORCE is the name of mode 2 before 0.2, when it became auto. */
+enum betapool_mode {
+    BETAPOOL_MODE_OFF = 0,
+    BETAPOOL_MODE_OBSERVE = 1,
+    BETAPOOL_MODE_AUTO = 2,
+    BETAPOOL_MODE_ENFORCE = BETAPOOL_MODE_AUTO
+};
 
 /* Fields are only ever added at the end: a caller built against an older
  * header passes its smaller size and gets the fields it knows. */
@@ -39,6 +45,11 @@ struct betapool_metrics {
     int32_t pinned_cpu;         /* the CPU the Python threads share now; -1: none */
     int32_t affinity;           /* 1: BETAPOOL_AFFINITY=auto */
     uint64_t pins, unpins;
+    /* Since the default mode auto: the gate and the GIL priority. */
+    int32_t gate_shut;          /* 1: surplus computing workers are being parked now */
+    int32_t gate;               /* 1: BETAPOOL_GATE=auto */
+    int32_t priority;           /* 1: BETAPOOL_PRIORITY=auto */
+    uint64_t gate_shuts, gate_opens;    /* times the gate shut, and opened again */
 };
 
 /* Fills *out with up to `size` bytes of the current metrics. Returns the

@@ -59,33 +59,53 @@ static int follow_one(struct bp_thread *t)
     return 0;
 }
 
-/* Every live Python thread not yet looked at under this pin. Returns how
- * many moved. */
-static int follow_all(void)
+/* A pinned thread gets the process's mask back (and may be pinned again
+ * later). */
+static void release_one(struct bp_thread *t)
+{
+    cpu_set_t now;
+    atomic_store(&t->aff, AFF_UNKNOWN);
+    if (mask_of(t->tid, &now) == 0 && CPU_EQUAL(&now, &bp_aff.pin))
+        set_mask(t->tid, &bp_aff.allowed);
+}
+
+/* Every live Python thread not yet looked at under this pin. With
+ * spare_brief, brief threads stay on every CPU (and pinned ones that turned
+ * brief get it back): next to computing threads on the one CPU, a thread
+ * that wakes for the GIL briefly would wait for the CPU too (measured: the
+ * main thread's 2 ms sleeps next to 32 computing workers overslept 3.6 ms
+ * at the median pinned, 1.8 ms stock). Returns how many moved. */
+static int follow_all(int spare_brief)
 {
     int moved = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
     for (uint32_t i = 0; i < high; i++) {
         struct bp_thread *t = &bp_threads[i];
-        if (live_python(t) && atomic_load(&t->aff) == AFF_UNKNOWN)
+        if (!live_python(t))
+            continue;
+        int brief = spare_brief && atomic_load_explicit(&t->brief, memory_order_relaxed);
+        int aff = atomic_load(&t->aff);
+        if (brief && aff == AFF_PINNED)
+            release_one(t);
+        else if (!brief && aff == AFF_UNKNOWN)
             moved += follow_one(t);
     }
     return moved;
 }
 
-void bp_affinity_follow(void)
+void bp_affinity_follow(int spare_brief)
 {
     if (atomic_load(&bp_aff.cpu) >= 0)
-        follow_all();
+        follow_all(spare_brief);
 }
 
-int bp_affinity_pin(int cpu)
+int bp_affinity_pin(int cpu, int spare_brief)
 {
     CPU_ZERO(&bp_aff.pin);
     CPU_SET(cpu, &bp_aff.pin);
     atomic_store(&bp_aff.ever, 1);
     atomic_store(&bp_aff.cpu, cpu);
-    return follow_all();
+    return follow_all(spare_brief);
 }
 
 void bp_affinity_unpin(void)

@@ -44,6 +44,11 @@ API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
         .affinity = (int32_t)bp_opt(OPT_AFFINITY),
         .pins = p.decisions[ACTION_PIN],
         .unpins = p.decisions[ACTION_UNPIN],
+        .gate_shut = atomic_load(&bp_gate.enabled) ? 1 : 0,
+        .gate = (int32_t)bp_opt(OPT_GATE),
+        .priority = (int32_t)bp_opt(OPT_PRIORITY),
+        .gate_shuts = p.decisions[ACTION_SHUT],
+        .gate_opens = p.decisions[ACTION_OPEN],
     };
     memcpy(out, &m, m.size);
     return (int)m.size;

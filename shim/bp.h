@@ -31,6 +31,7 @@ struct bp_real {
     int (*mutex_unlock)(pthread_mutex_t *);
     int (*cond_init)(pthread_cond_t *, const pthread_condattr_t *);
     int (*cond_signal)(pthread_cond_t *);
+    int (*cond_broadcast)(pthread_cond_t *); /* not hooked: the priority's hand-over */
     int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
     int (*sem_wait)(sem_t *);
     int (*sem_timedwait)(sem_t *, const struct timespec *);
@@ -427,6 +428,7 @@ const char *bp_signal_name(enum bp_signal s) BP_HIDDEN;
 #define BP_NATIVE_SHARE_MAX 0.5  /* Python CPU time outside the GIL above this: parallel native code */
 #define BP_OTHERS_MAX 0.25       /* other processes' share of a CPU above this: contested */
 #define BP_PIN_BACKOFF 50        /* intervals without a pin after leaving a contested CPU */
+#define BP_FIRST_TICKS 4         /* ticks at a quarter of the interval, at the start */
 
 struct bp_controller_params {
     int min, max, hysteresis;
@@ -492,9 +494,11 @@ void bp_affinity_init(void) BP_HIDDEN;
 /* The monitor's side: CPU loads since the last call (-1 when unknown), then
  * pin, unpin, and pin the Python threads that started since. */
 void bp_affinity_loads(uint64_t now, double *others_here, int *least_cpu, double *others_least) BP_HIDDEN;
-int bp_affinity_pin(int cpu) BP_HIDDEN; /* threads moved */
+/* spare_brief: leave brief threads on every CPU (the gate is shut: some
+ * threads compute on the pinned CPU). */
+int bp_affinity_pin(int cpu, int spare_brief) BP_HIDDEN; /* threads moved */
 void bp_affinity_unpin(void) BP_HIDDEN;
-void bp_affinity_follow(void) BP_HIDDEN;
+void bp_affinity_follow(int spare_brief) BP_HIDDEN;
 /* A new thread's side, and what must not inherit a pin: exec, spawn, fork. */
 void bp_affinity_thread_start(struct bp_thread *t) BP_HIDDEN;
 int bp_affinity_release_self(void) BP_HIDDEN; /* 1: this thread was pinned; its mask is back */

@@ -151,6 +151,9 @@ HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
     return r;
 }
 
+/* Threads in a wait the priority shortened (see favour()). */
+static _Atomic int favoured_now;
+
 /* Every pthread_mutex_lock and unlock in the process comes through here,
  * so the way past betapool is kept short. The GIL's four objects lie within
  * 176 bytes of its cond: one subtraction and one compare send a call on
@@ -166,29 +169,51 @@ static inline uintptr_t gil_distance(const void *obj)
     return (uintptr_t)obj - (uintptr_t)atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
 }
 
-/* Calls that arrive before the real functions are known. */
+/* The real functions the busiest hooks call, one load away: each starts as
+ * a resolver of its own (a call that arrives before the constructor), which
+ * puts the real function in its place once it is known. */
+static int mutex_lock_early(pthread_mutex_t *m);
+static int mutex_unlock_early(pthread_mutex_t *m);
+static int cond_signal_early(pthread_cond_t *c);
+static int (*_Atomic next_mutex_lock)(pthread_mutex_t *) = mutex_lock_early;
+static int (*_Atomic next_mutex_unlock)(pthread_mutex_t *) = mutex_unlock_early;
+static int (*_Atomic next_cond_signal)(pthread_cond_t *) = cond_signal_early;
+
 static __attribute__((noinline, cold)) int mutex_lock_early(pthread_mutex_t *m)
 {
     bp_real_ensure();
-    return bp_real.mutex_lock ? bp_real.mutex_lock(m) : bp_libc_mutex_lock(m);
+    if (!bp_real.mutex_lock)
+        return bp_libc_mutex_lock(m); /* dlsym is resolving and reached back in */
+    atomic_store_explicit(&next_mutex_lock, bp_real.mutex_lock, memory_order_relaxed);
+    return bp_real.mutex_lock(m);
 }
 
 static __attribute__((noinline, cold)) int mutex_unlock_early(pthread_mutex_t *m)
 {
     bp_real_ensure();
-    return bp_real.mutex_unlock ? bp_real.mutex_unlock(m) : bp_libc_mutex_unlock(m);
+    if (!bp_real.mutex_unlock)
+        return bp_libc_mutex_unlock(m);
+    atomic_store_explicit(&next_mutex_unlock, bp_real.mutex_unlock, memory_order_relaxed);
+    return bp_real.mutex_unlock(m);
+}
+
+static __attribute__((noinline, cold)) int cond_signal_early(pthread_cond_t *c)
+{
+    bp_real_ensure();
+    if (!bp_real.cond_signal)
+        return EINVAL;
+    atomic_store_explicit(&next_cond_signal, bp_real.cond_signal, memory_order_relaxed);
+    return bp_real.cond_signal(c);
 }
 
 static inline int real_mutex_lock(pthread_mutex_t *m)
 {
-    int (*fn)(pthread_mutex_t *) = bp_real.mutex_lock;
-    return BP_LIKELY(fn != NULL) ? fn(m) : mutex_lock_early(m);
+    return atomic_load_explicit(&next_mutex_lock, memory_order_relaxed)(m);
 }
 
 static inline int real_mutex_unlock(pthread_mutex_t *m)
 {
-    int (*fn)(pthread_mutex_t *) = bp_real.mutex_unlock;
-    return BP_LIKELY(fn != NULL) ? fn(m) : mutex_unlock_early(m);
+    return atomic_load_explicit(&next_mutex_unlock, memory_order_relaxed)(m);
 }
 
 /* CPython's own `locked` flag, stable while M is held: take_gil sets it and
@@ -326,6 +351,19 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
     return real_mutex_unlock(m);
 }
 
+/* The GIL's cond is signalled by the holder's drop (and its switch cond by
+ * a take): nothing to record there (the drop's release is read from
+ * CPython's flag at unlock(M)). While a favoured thread waits, the drop
+ * wakes every waiter, not the one waiting longest (a computing thread the
+ * gate admitted), so that the favoured one can take the GIL. */
+HOOK int pthread_cond_signal(pthread_cond_t *c)
+{
+    if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) &&
+        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed) && bp_real.cond_broadcast)
+        return bp_real.cond_broadcast(c);
+    return atomic_load_explicit(&next_cond_signal, memory_order_relaxed)(c);
+}
+
 /* The GIL priority. take_gil waits on the GIL's cond until a deadline one
  * switch interval away; when it passes with no switch meanwhile, the waiter
  * asks the holder to let go. A favoured waiter gets a deadline
@@ -340,8 +378,6 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
  * computes loses its favour at the end of that hold. CPython's deadline is
  * on CLOCK_MONOTONIC (its conds are made so); one that does not look like
  * it is left alone. */
-static _Atomic int favoured_now; /* threads in a shortened wait */
-
 static int favour(struct bp_thread *t, const struct timespec *abstime, struct timespec *sooner)
 {
     if (!atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed) ||

@@ -106,7 +106,7 @@ static const char *gil_state(void)
 static void give_up_gil(const char *why)
 {
     bp_gil_forget();
-    atomic_store(&bp_gate.enabled, 0);
+    ctl.shut = 0;
     bp_gate_open();
     if (atomic_load(&bp_aff.cpu) >= 0)
         bp_affinity_unpin();
@@ -258,11 +258,11 @@ static void apply(const struct bp_decision *d, int least_cpu)
             for (least_cpu = CPU_SETSIZE - 1; least_cpu > 0 && !CPU_ISSET(least_cpu, &bp_aff.allowed); least_cpu--)
                 ;
         }
-        bp_affinity_pin(least_cpu);
+        bp_affinity_pin(least_cpu, d->shut_after);
     } else if (d->pin == ACTION_UNPIN) {
         bp_affinity_unpin();
     } else if (atomic_load(&bp_aff.cpu) >= 0) {
-        bp_affinity_follow();
+        bp_affinity_follow(d->shut_after);
     }
 }
 
@@ -374,7 +374,11 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
             forced += forced_d;
             favoured += favoured_d;
             if (t->python && t->via != VIA_MAIN) {
-                bp_figures_add(&workers, &f);
+                /* K and the gate are about the computing workers, the
+                 * only ones the gate parks: a socket handler's sleeps
+                 * beside CPU threads must not raise their beta_io. */
+                if (!atomic_load_explicit(&t->brief, memory_order_relaxed))
+                    bp_figures_add(&workers, &f);
                 workers_forced += forced_d;
             } else if (t->via == VIA_MAIN) {
                 bp_figures_add(&main_thread, &f);
@@ -403,15 +407,21 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
             if (counts)
                 bp_figures_add(&run_totals, &life);
             bp_thread_release(t);
-        } else if (counts) {
-            alive++;
-            waiting += tm.phase == PH_WAIT;
+        } else {
+            if (counts) {
+                alive++;
+                waiting += tm.phase == PH_WAIT;
+            }
+            /* Every thread whose start was logged and whose exit was not is
+             * in the exit record's list, with figures where they count (as
+             * in its thread_exit): the log accounts for each thread. */
             if (final && exit_json) {
                 bp_json_open(exit_json, NULL, '{');
                 bp_json_int(exit_json, "tid", t->tid);
                 bp_json_bool(exit_json, "python", t->python);
                 bp_json_str(exit_json, "via", bp_via_name(t->via));
-                bp_json_figures(exit_json, &life);
+                if (counts)
+                    bp_json_figures(exit_json, &life);
                 bp_json_close(exit_json, '}');
             }
         }
@@ -430,7 +440,7 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     favoured_total += favoured;
     int acting = bp_opt(OPT_MODE) == MODE_AUTO;
     if (acting) {
-        bp_json_str(&j, "gate", atomic_load(&bp_gate.enabled) ? "shut" : "open");
+        bp_json_str(&j, "gate", ctl.shut ? "shut" : "open"); /* as decided: the exit opens it */
         bp_json_int(&j, "k", atomic_load(&bp_gate.k));
         bp_json_int(&j, "parked", atomic_load(&bp_gate.parked));
         bp_json_int(&j, "parks", (long long)atomic_load(&bp_gate.parks));
@@ -439,8 +449,9 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     }
     emit(&j);
 
-    /* The controller's K and gate see the workers only: the main thread is
-     * never parked, and its sleeps or waits say nothing about theirs. GIL
+    /* The controller's K and gate see the computing workers only: the main
+     * thread and brief threads are never parked, and their sleeps or waits
+     * say nothing about the others'. GIL
      * affinity sees every Python thread. Nothing is decided once the GIL is
      * no longer followed. */
     if (acting && !final && atomic_load(&bp_gil.found))
@@ -648,7 +659,10 @@ static void *monitor_main(void *arg)
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!atomic_load(&mon_stop)) {
-        uint64_t ns = (uint64_t)next.tv_nsec + interval;
+        /* The first ticks come four times as often: a pool of one or two
+         * seconds is pinned and gated 75 ms sooner. The figures are rates
+         * and averages over the span, so a short span decides alike. */
+        uint64_t ns = (uint64_t)next.tv_nsec + (published.ticks < BP_FIRST_TICKS ? interval / 4 : interval);
         next.tv_sec += (time_t)(ns / 1000000000u);
         next.tv_nsec = (long)(ns % 1000000000u);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)

@@ -34,6 +34,7 @@ void bp_real_resolve(void)
     bp_real.mutex_unlock = next_sym("pthread_mutex_unlock");
     bp_real.cond_init = dlvsym(RTLD_NEXT, "pthread_cond_init", COND_VERSION);
     bp_real.cond_signal = dlvsym(RTLD_NEXT, "pthread_cond_signal", COND_VERSION);
+    bp_real.cond_broadcast = dlvsym(RTLD_NEXT, "pthread_cond_broadcast", COND_VERSION);
     bp_real.cond_timedwait = dlvsym(RTLD_NEXT, "pthread_cond_timedwait", COND_VERSION);
     bp_real.sem_wait = next_sym("sem_wait");
     bp_real.sem_timedwait = next_sym("sem_timedwait");

@@ -1,78 +1,140 @@
-"""The demo behind scripts/demo: the seed's workload (ThreadPoolExecutor(256),
-each task a 1,000-iteration Python loop then a 0.1 ms sleep) without betapool,
-observed by it, and under its veto; then what the log says about it."""
+"""The demo behind scripts/demo: a few cases of `bench matrix` run stock and
+under betapool's default mode (LD_PRELOAD and no BETAPOOL_* variable but the
+log), then what the log says. It runs through the same runner and case table
+as scripts/bench, so a change to them is seen here too (tests/integration/
+test_demo.py runs `scripts/demo --quick`)."""
 import argparse
-import importlib.machinery
-import importlib.util
+import json
 import os
-import statistics
+import re
 import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import matrix as M  # noqa: E402
+import runner as R  # noqa: E402
+
+SEED_256 = M.Case(
+    "seed-256", "the seed's workload: tasks of a 1,000-iteration loop and a 0.1 ms sleep "
+    "on ThreadPoolExecutor(256) (20,000 tasks; 3,000 with --quick)", "seed.py",
+    lambda c: [20_000, 256, 1000, 0.0001], lambda c: [3_000, 256, 1000, 0.0001],
+    M.Metric("tasks_per_s", "tasks/s"), M.Metric("in_p99_ms", "in-task p99 ms", "lower"),
+    [M.Metric("e2e_p99_ms", "end-to-end p99 ms", "lower")])
+DEMO_CASES = {"seed-256": SEED_256, "lag-32": M.BY_NAME["lag-32"],
+              "sock-main-4": M.BY_NAME["sock-main-4"]}
+DEFAULT_CASES = ["seed-256", "lag-32", "sock-main-4"]
+TOOL = os.path.join(str(R.REPO_ROOT), "scripts", "betapool-log")
 
 
-def load_bench():
-    loader = importlib.machinery.SourceFileLoader("bench", os.path.join(ROOT, "scripts", "bench"))
-    spec = importlib.util.spec_from_loader("bench", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
+def log_tool(*args):
+    cp = subprocess.run([sys.executable, TOOL] + list(args), capture_output=True, text=True,
+                        timeout=120)
+    return cp.returncode, cp.stdout + cp.stderr
+
+
+def short_summary(text):
+    """betapool-log summary without its per-thread rows (the total stays)."""
+    return "\n".join(ln for ln in text.splitlines()
+                     if not re.match(r"^\s+\d+\s+\S+\s+[\d.]+\s", ln))
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lib", default=os.path.join(ROOT, "build", "shim", "libbetapool.so"))
-    ap.add_argument("--python", default=sys.executable)
-    ap.add_argument("--threads", type=int, default=256)
-    ap.add_argument("--tasks", type=int, default=20000)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--out", default=os.path.join(ROOT, "build", "demo"))
+    ap = argparse.ArgumentParser(
+        prog="scripts/demo",
+        description="Install what is missing, build, then run a few of `scripts/bench matrix`'s "
+                    "cases without betapool and under its default mode (LD_PRELOAD, no "
+                    "BETAPOOL_* variable but BETAPOOL_LOG), interleaved, and show what the log "
+                    "says. Cases: " + "; ".join(f"{n}: {c.title}" for n, c in DEMO_CASES.items()))
+    ap.add_argument("--quick", action="store_true",
+                    help="1 pair of short runs (well under a minute; a smoke run, not a result)")
+    ap.add_argument("--pairs", type=int, help="interleaved pairs per case (default 3; 1 with --quick)")
+    ap.add_argument("--cases", type=R.parse_list, default=DEFAULT_CASES,
+                    help="comma-separated subset of: " + ", ".join(DEMO_CASES)
+                    + f" (default: {','.join(DEFAULT_CASES)})")
+    ap.add_argument("--python", default=sys.executable,
+                    help="interpreter to run (default: this one)")
+    ap.add_argument("--out", default=os.path.join(str(R.REPO_ROOT), "build", "demo"),
+                    help="directory for the logs and the picture (default: build/demo)")
+    ap.add_argument("--json", metavar="FILE", help="write every run's raw results here")
+    R.add_side_options(ap)
     a = ap.parse_args()
-    bench = load_bench()
+    unknown = [c for c in a.cases if c not in DEMO_CASES]
+    if unknown:
+        ap.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(DEMO_CASES)}")
+    pairs = a.pairs or (1 if a.quick else 3)
+    if pairs < 1:
+        ap.error("--pairs must be >= 1")
+    lib = R.check_lib(a.lib, "demo")
+    sides = R.make_sides(lib, dict(a.env), dict(a.variant))
     os.makedirs(a.out, exist_ok=True)
-    log = os.path.join(a.out, "enforce.jsonl")
-    obs_log = os.path.join(a.out, "observe.jsonl")
+    for old in os.listdir(a.out):
+        if old.endswith(".jsonl"):
+            os.unlink(os.path.join(a.out, old))
 
-    def runner(env, tmp):
-        args = argparse.Namespace(python=a.python, tasks=a.tasks, iters=1000, sleep=0.0001,
-                                  lib=a.lib, env=env, cpu=None)
-        return bench.Runner(args, tmp)
+    print("betapool demo: each case without betapool (stock) and with it preloaded in its "
+          f"default mode, {pairs} interleaved pair(s)" + (" (--quick)" if a.quick else ""))
+    for line in R.header_lines(a.python, sides, lib):
+        print("  " + line)
+    sys.stdout.flush()
+    results = {"pairs": pairs, "quick": a.quick, "sides": {s.name: s.extra for s in sides},
+               "cases": {}}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="betapool-demo.") as tmp:
+        ctx = M.Context(a.quick, a.python, tmp)
+        try:
+            for i, name in enumerate(a.cases):
+                case = DEMO_CASES[name]
+                R.progress(f"[{i + 1}/{len(a.cases)} {name}] {case.title}")
+                runs = M.run_case(case, ctx, sides, pairs, futex=False, log_dir=a.out,
+                                  index=f"{i + 1}/{len(a.cases)} ")
+                figs = M.summarise(case, sides, runs)
+                results["cases"][name] = {"title": case.title, "runs": runs, "figures": figs}
+                for side, fig in figs.items():
+                    for m in [case.throughput, case.latency] + case.more + [
+                            M.Metric("cpu_s", "CPU s", "lower"),
+                            M.Metric("ctx", "context switches", "lower")]:
+                        if m is None:
+                            continue
+                        f = fig[m.key]
+                        rows.append([name, m.label, R.number(f["stock"]), side,
+                                     R.number(f["shim"]), R.ratio_cell(f["ratios"])])
+        finally:
+            ctx.close()
+    R.print_table("stock against betapool (medians; side/stock: median [min-max] of the pairs)",
+                  ["case", "figure", "stock", "side", "side's", "side/stock"], rows, False, left=2)
 
-    rows = {"stock": [], "observe": [], "enforce": []}
-    print(f"seed workload: {a.tasks} tasks on ThreadPoolExecutor({a.threads}), "
-          f"{a.rounds} interleaved rounds, python {a.python}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        observe = runner({"BETAPOOL_MODE": "observe", "BETAPOOL_LOG": obs_log}, tmp)
-        enforce = runner({"BETAPOOL_MODE": "enforce", "BETAPOOL_LOG": log}, tmp)
-        for r in range(a.rounds):
-            order = [("stock", observe, False), ("observe", observe, True), ("enforce", enforce, True)]
-            for name, run, shim in order[r % 3:] + order[:r % 3]:
-                rows[name].append(run.run(a.threads, False, shim))
-    print(file=sys.stderr)
-    keys = [("tasks_per_s", "tasks/s", "{:9.0f}"), ("in_p99_ms", "in-task p99 ms", "{:14.2f}"),
-            ("e2e_p99_ms", "e2e p99 ms", "{:10.1f}"), ("cpu_s", "CPU s", "{:6.2f}"),
-            ("ctx", "ctx switches", "{:12.0f}")]
-    print(f"\n{'':9} " + " ".join(f"{h:>{len(f.format(0))}}" for _, h, f in keys) + "   vs stock")
-    base = statistics.median(r["tasks_per_s"] for r in rows["stock"])
-    for name, runs in rows.items():
-        med = {k: statistics.median(r[k] for r in runs) for k, _, _ in keys}
-        cells = " ".join(f.format(med[k]) for k, _, f in keys)
-        print(f"{name:9} {cells}   {med['tasks_per_s'] / base:5.2f}x")
-    print("(medians; unpinned; rerun: scripts/demo, or scripts/bench seed for the full table)")
-    tool = os.path.join(ROOT, "scripts", "betapool-log")
-    print("\nWhat betapool saw (observe mode): the seed's beta against beta_io")
-    subprocess.run([sys.executable, tool, "summary", obs_log], check=False)
-    print("\nThe veto at work (enforce mode): decisions")
-    out = subprocess.run([sys.executable, tool, "decisions", log], capture_output=True, text=True)
-    lines = out.stdout.splitlines()
-    print("\n".join(lines[:12] + (["  ..."] if len(lines) > 12 else [])))
-    svg = os.path.join(a.out, "enforce.svg")
-    subprocess.run([sys.executable, tool, "plot", log, "-o", svg], check=False)
-    print(f"\nlogs: {obs_log} {log}\npicture: {svg}")
+    logs = sorted(f for f in os.listdir(a.out) if f.endswith(".jsonl"))
+    results["logs"] = [os.path.join(a.out, f) for f in logs]
+    first = a.cases[0]
+    mine = [f for f in logs if f.startswith(f"{first}-{sides[1].name}-")] if len(sides) > 1 else []
+    if mine:
+        log = os.path.join(a.out, mine[-1])
+        print(f"\nWhat betapool's log says about the last {first} run ({sides[1].name}):")
+        rc, text = log_tool("summary", log)
+        print(short_summary(text))
+        rc2, text2 = log_tool("decisions", log)
+        lines = text2.splitlines()
+        print("\n".join(lines[:14] + (["  ..."] if len(lines) > 14 else [])))
+        svg = os.path.join(a.out, f"{first}.svg")
+        rc3, _ = log_tool("plot", log, "-o", svg)
+        results["log_tool"] = {"summary": rc, "decisions": rc2, "plot": rc3}
+        print(f"\nlogs: {R.shown_path(a.out)}/*.jsonl ({len(logs)}); picture: "
+              f"{R.shown_path(svg) if rc3 == 0 else '(plot failed)'}")
+        print(f"more: scripts/betapool-log summary {R.shown_path(log)}; "
+              "the whole matrix: scripts/bench matrix")
+        if rc or rc2 or rc3:
+            print("demo: betapool-log failed on the demo's log", file=sys.stderr)
+            return 1
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except R.RunError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,4 +1,4 @@
-"""GIL affinity (enforce mode, BETAPOOL_AFFINITY=auto) end to end.
+"""GIL affinity (the default mode, BETAPOOL_AFFINITY=auto) end to end.
 
 A CPU-bound pool ends up on one CPU while it contends for the GIL and gets
 the process's mask back when its work turns to sleeps; a mask the program
@@ -49,7 +49,7 @@ class TestAffinity(EnforceCase):
             raise unittest.SkipTest("this process may use fewer than two CPUs: nothing to pin")
 
     def pins(self, recs):
-        return [r for r in of(recs, "decision") if r["action"] in ("pin", "unpin")]
+        return [r for r in of(recs, "decision") if r["pin"] in ("pin", "unpin")]
 
     def test_cpu_pool_is_pinned_then_released_when_it_sleeps(self):
         args = [wl("affinity_phases.py"), "phases"]
@@ -68,10 +68,16 @@ class TestAffinity(EnforceCase):
                     # By design: betapool does not pin onto a CPU others are using.
                     self.skipTest(f"{label}: the machine was busy ({others:.2f} CPUs used by "
                                   f"other processes during the run), so nothing was pinned")
-                self.assertTrue(moves and moves[0]["action"] == "pin", f"{label}: no pin. {why}")
+                self.assertTrue(moves and moves[0]["pin"] == "pin", f"{label}: no pin. {why}")
                 cpu = moves[0]["cpu"]
+                early = [r for r in moves[1:2] if r["pin"] == "unpin"]
+                unpinned = [i for i, m in out["at_cpu"].items() if i != "1" and m != [cpu]]
+                if unpinned and early and early[0]["pin_reason"].startswith("cpu contested"):
+                    # By design: betapool leaves a CPU that others take.
+                    self.skipTest(f"{label}: other processes took the pinned CPU during the CPU phase "
+                                  f"({early[0]['pin_reason']}), so betapool rightly unpinned early")
                 self.assertIn(cpu, allowed, why)
-                self.assertTrue(any(r["action"] == "unpin" for r in moves),
+                self.assertTrue(any(r["pin"] == "unpin" for r in moves),
                                 f"{label}: never unpinned once the work slept. {why}")
                 # During the CPU phase: every worker on the one CPU, but for
                 # worker 1, whose mask the program set itself.
@@ -91,7 +97,7 @@ class TestAffinity(EnforceCase):
                 for how in ("subprocess", "system", "posix_spawn", "fork"):
                     self.assertEqual(cpus(ch[how]), allowed, f"{label}: a child by {how}. {why}")
                 pin_t = moves[0]["t"]
-                unpin = next(r for r in moves if r["action"] == "unpin")
+                unpin = next(r for r in moves if r["pin"] == "unpin")
                 note(f"affinity {label}: pinned to cpu {cpu} at {pin_t:.2f} s "
                      f"(native share {moves[0]['native_share']:.2f}); unpinned at {unpin['t']:.2f} s: "
                      f"{unpin['reason']}")

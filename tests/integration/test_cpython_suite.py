@@ -128,7 +128,7 @@ def summarise_logs(d):
         if not recs:
             continue
         start = recs[0]
-        if start.get("event") == "start" and start.get("mode") == "enforce":
+        if start.get("event") == "start" and start.get("mode") == "auto":
             s["enforcing"] += 1
             s["gil_found"] += start.get("gil") == "found"
         ex = recs[-1]
@@ -159,7 +159,7 @@ class TestCPythonSuite(common.ShimTestCase):
     def regrtest(self, py, modules, shim, logdir=None, verbose3=False):
         """(exit status, output, seconds) of python -m test on modules;
         verbose3 adds -W: a failing test's whole output is shown."""
-        extra = {"BETAPOOL_MODE": "enforce"} if shim else None
+        extra = {} if shim else None  # the default mode: auto
         if shim and logdir:
             # %p: fork children log too (their own shim thread once they
             # start a thread), which test_threading's fork-from-a-thread
@@ -198,7 +198,7 @@ class TestCPythonSuite(common.ShimTestCase):
             print(f"\n  cpython suite {label}: {' '.join(present)}: exit {rc}, result {result}, "
                   f"{took:.0f} s; logs {logs}", file=sys.stderr, end="")
             with self.subTest(python=label, check="the shim enforced in the test processes"):
-                self.assertGreater(logs["enforcing"], 0, f"{label}: no process logged mode enforce: {logs}")
+                self.assertGreater(logs["enforcing"], 0, f"{label}: no process logged mode auto: {logs}")
                 self.assertEqual(logs["gil_found"], logs["enforcing"],
                                  f"{label}: the GIL was not found in some process: {logs}")
                 self.assertEqual(logs["bad_lines"], 0, f"{label}: log lines that are not JSON: {logs}")

@@ -1,5 +1,7 @@
-"""`meson install` puts the library, the header, a pkg-config file and the two
-commands in place, and the commands work from there."""
+"""`meson install` puts the library, the header, a pkg-config file, the
+betapool Python package and the `betapool` command in place, and the command
+works from there: it finds the installed package and, relative to it, the
+installed library."""
 import os
 import shutil
 import subprocess
@@ -20,25 +22,35 @@ class TestInstall(common.ShimTestCase):
         found = {}
         for root, _, files in os.walk(dest):
             for f in files:
-                found[f] = os.path.join(root, f)
-        for name in ("libbetapool.so", "betapool.h", "betapool.pc", "betapool", "betapool-log"):
+                found.setdefault(f, os.path.join(root, f))
+        for name in ("libbetapool.so", "betapool.h", "betapool.pc", "betapool", "__init__.py",
+                     "_where.py", "cli.py", "trace.py", "top.py"):
             self.assertIn(name, found)
-        for name in ("betapool", "betapool-log"):
-            self.assertTrue(os.access(found[name], os.X_OK), name)
+        self.assertNotIn("betapool-log", found)     # the old name stays in the checkout only
+        self.assertTrue(os.access(found["betapool"], os.X_OK))
+        self.assertIn(os.sep + "bin" + os.sep, found["betapool"])
+        self.assertEqual(os.path.dirname(found["__init__.py"]), os.path.dirname(found["_where.py"]))
         with open(found["betapool.pc"]) as f:
             self.assertIn("-lbetapool", f.read())
 
-        # The installed wrapper finds the installed library, not the build's.
-        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("BETAPOOL")}
+        # The installed command runs the installed package (not the
+        # checkout's), which finds the installed library (not the build's).
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LD_PRELOAD", "PYTHONPATH") and not k.startswith("BETAPOOL")}
         log = os.path.join(dest, "run.jsonl")
-        probe = "import os; print(os.environ['LD_PRELOAD'])"
-        cp = subprocess.run([found["betapool"], "--mode", "observe", "--log", log, "--",
-                             sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                            timeout=60)
+        probe = ("import os, betapool; print(os.environ['LD_PRELOAD']); "
+                 "print(betapool.__file__); print(betapool.metrics()['mode'])")
+        cp = subprocess.run([found["betapool"], "run", "--mode", "observe", "--log", log, "--",
+                             sys.executable, "-c", probe], capture_output=True, text=True,
+                            env=dict(env, PYTHONPATH=os.path.dirname(os.path.dirname(
+                                found["__init__.py"]))), timeout=60)
         self.assertEqual(cp.returncode, 0, cp.stderr)
-        self.assertEqual(os.path.realpath(cp.stdout.strip()), os.path.realpath(found["libbetapool.so"]))
-        cp = subprocess.run([found["betapool-log"], "summary", log], capture_output=True, text=True,
-                            timeout=60)
+        preload, package, mode = cp.stdout.split()
+        self.assertEqual(os.path.realpath(preload), os.path.realpath(found["libbetapool.so"]))
+        self.assertEqual(os.path.realpath(package), os.path.realpath(found["__init__.py"]))
+        self.assertEqual(mode, "observe")
+        cp = subprocess.run([found["betapool"], "summary", log], capture_output=True, text=True,
+                            env=env, timeout=60)
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("mode observe", cp.stdout)
 

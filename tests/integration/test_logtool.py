@@ -1,6 +1,7 @@
-"""scripts/betapool-log on logs written by hand (no library needed): the
-summary's numbers, the decision timeline, the SVG, and damaged or foreign
-logs."""
+"""`betapool summary|decisions|plot` (scripts/betapool in the checkout) on
+logs written by hand (no library needed): the summary's numbers, the
+decision timeline, the SVG, schema 2's fields, damaged or foreign logs; and
+the old name scripts/betapool-log."""
 import json
 import os
 import shutil
@@ -12,7 +13,8 @@ import xml.etree.ElementTree as ET
 
 from common import ROOT
 
-TOOL = os.path.join(ROOT, "scripts", "betapool-log")
+TOOL = os.path.join(ROOT, "scripts", "betapool")
+ALIAS = os.path.join(ROOT, "scripts", "betapool-log")
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -212,6 +214,64 @@ class LogToolTest(unittest.TestCase):
         self.assertEqual(cp.returncode, 2)
         self.assertIn("no run 3", cp.stderr)
 
+    def test_old_name_is_an_alias(self):
+        log = self.write("run.jsonl", lines(enforce_run()))
+        env = dict(os.environ, PYTHONIOENCODING="utf-8")
+        for args in (["summary", log], ["decisions", log], ["summary", log, "--json"]):
+            old = subprocess.run([sys.executable, ALIAS] + args, capture_output=True,
+                                 encoding="utf-8", env=env, timeout=60)
+            self.assertEqual(old.returncode, 0, old.stderr)
+            self.assertEqual(old.stdout, self.ok(*args).stdout)
+        old = subprocess.run([sys.executable, ALIAS, "summary", log + ".missing"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(old.returncode, 2)
+        self.assertTrue(old.stderr.startswith("betapool-log: error: cannot read"), old.stderr)
+
+    def test_schema_2_fields_shown(self):
+        """Schema 2 adds gate, forced and favoured to process records and the
+        gate and pin with their reasons to decisions: shown when present."""
+        recs = enforce_run()
+        recs[0]["schema"] = 2
+        recs[0]["clock"] = "monotonic"
+        procs = [r for r in recs if r["event"] == "process"]
+        for i, r in enumerate(procs):
+            r.update(gate="shut" if i in (1, 2, 3) else "open", forced=i, favoured=2 * i)
+        decisions = [r for r in recs if r["event"] == "decision"]
+        for r in recs:
+            if r["event"] == "sample":
+                r.update(forced=1, favoured=0)
+        for i, r in enumerate(decisions):   # scale_up, veto, scale_down, scale_down
+            r.update(gate="shut" if i < 3 else "open", gate_was="open" if i == 0 else "shut",
+                     gate_reason="forced switches" if i == 0 else "calm", signal="none",
+                     pin="pin" if i == 1 else ("unpin" if i == 3 else "stay"),
+                     cpu=1 if i in (1, 2) else -1, native_share=0.1, waiting=2.0,
+                     pin_reason="GIL-bound" if i == 1 else "native code")
+        log = self.write("run.jsonl", lines(recs))
+        cp = self.ok("summary", log)
+        self.assertEqual(cp.stderr, "")
+        self.assertIn("gate shut in 3 of 5 intervals (0.3 s)", cp.stdout)
+        self.assertIn("forced GIL switches over the run: 10", cp.stdout)
+        self.assertIn("GIL waits shortened over the run: 20", cp.stdout)
+        (run,) = json.loads(self.ok("summary", log, "--json").stdout)["runs"]
+        self.assertEqual(run["schema"], 2)
+        self.assertEqual(run["gate"], {"open": 2, "shut": 3, "shut_s": 0.3})
+        self.assertEqual(run["counts"], {"forced": 10, "favoured": 20})
+        self.assertEqual(run["decisions"], {"scale_up": 1, "scale_down": 2, "veto": 1, "pin": 1,
+                                            "unpin": 1, "gate shut": 1, "gate opened": 1})
+        self.assertEqual(run["decision_records"], 4)
+        self.assertIn("decisions (4)", cp.stdout)
+        out = self.ok("decisions", log).stdout.splitlines()
+        self.assertEqual(len(out), 5)
+        self.assertTrue(out[1].endswith("above the danger zone 0.3; gate open\u2192shut: forced "
+                                        "switches"), out[1])
+        self.assertTrue(out[2].endswith("; gate shut; pin cpu 1: GIL-bound"), out[2])
+        self.assertTrue(out[3].endswith("no demand; gate shut"), out[3])
+        self.assertTrue(out[4].endswith("; gate shut\u2192open: calm; unpin: native code"), out[4])
+        # a schema 1 log has none of it
+        plain = self.write("plain.jsonl", lines(enforce_run()))
+        self.assertNotIn("gate", self.ok("summary", plain).stdout)
+        self.assertNotIn("gate", self.ok("decisions", plain).stdout)
+
     def test_unknown_keys_and_events_ignored(self):
         recs = enforce_run()
         recs[1]["later_key"] = {"x": 1}
@@ -270,12 +330,13 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("lines 5, 10, " + str(len(text) + 1), cp.stderr)
 
     def test_newer_schema_refused(self):
-        log = self.write("run.jsonl", lines([start(schema=99)] + enforce_run()[1:]))
+        log = self.write("run.jsonl", lines([start(schema=3)] + enforce_run()[1:]))
         for cmd in (["summary", log], ["decisions", log],
                     ["plot", log, "-o", os.path.join(self.dir, "x.svg")]):
             cp = self.tool(*cmd)
             self.assertEqual(cp.returncode, 2, cmd)
-            self.assertIn("schema 99", cp.stderr)
+            self.assertIn("schema 3", cp.stderr)
+            self.assertIn("(1, 2)", cp.stderr)
             self.assertIn("newer", cp.stderr)
             self.assertEqual(cp.stdout, "")
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x.svg")))
@@ -292,10 +353,20 @@ class LogToolTest(unittest.TestCase):
     def test_missing_file(self):
         cp = self.tool("summary", os.path.join(self.dir, "nope.jsonl"))
         self.assertEqual(cp.returncode, 2)
-        self.assertIn("betapool-log: error: cannot read", cp.stderr)
+        self.assertIn("betapool: error: cannot read", cp.stderr)
         self.assertIn("No such file", cp.stderr)
         self.assertEqual(self.tool("summary").returncode, 2)
-        self.assertEqual(self.tool("frobnicate", "x").returncode, 2)
+        # scripts/betapool runs a word that is not a command, as it always did
+        cp = self.tool("frobnicate", "x")
+        self.assertEqual(cp.returncode, 127)
+        self.assertIn("'frobnicate' is neither a command (run, summary", cp.stderr)
+        # the installed command has no such form
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+        cp = subprocess.run([sys.executable, "-c", "import sys; from betapool.cli import main; "
+                             "sys.exit(main(['frobnicate', 'x']))"], capture_output=True,
+                            text=True, env=env, timeout=60)
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("invalid choice: 'frobnicate'", cp.stderr)
 
     def test_records_before_start_ignored(self):
         log = self.write("run.jsonl", lines(enforce_run()[2:4] + enforce_run()))

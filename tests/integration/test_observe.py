@@ -124,11 +124,22 @@ class ObserveCase(ShimTestCase):
                                     f"{label}: t goes back at record {i + 1}\n"
                                     f"{excerpt(recs[i - 1:i + 1])}")
 
-    def worker_exits(self, label, recs, out):
+    def worker_lives(self, label, recs, out):
+        """Each worker's figures over its life: its thread_exit record, or,
+        for a worker still ending when the exit record was written, its
+        entry in that record's list of threads alive. (A joined thread is
+        not gone yet: CPython wakes the joiner when the thread's state is
+        released, before the thread itself returns, so the main thread can
+        finish the interpreter first; on one CPU that happened in 1 of 60
+        runs of cpu.py 8.) A worker in neither, or in both, is an error."""
         tids = set(out["workers"])
         self.assertEqual(len(tids), len(out["workers"]), f"{label}: worker tids not distinct")
-        exits = [r for r in recs if r["event"] == "thread_exit" and r.get("tid") in tids]
-        return exits
+        lives = [r for r in recs if r["event"] == "thread_exit" and r.get("tid") in tids]
+        lives += [r for r in recs[-1].get("threads", []) if r.get("tid") in tids]
+        counted = sorted(r["tid"] for r in lives)
+        self.assertEqual(len(set(counted)), len(counted), f"{label}: a worker both ended and alive at "
+                         f"exit\n{excerpt(lives)}")
+        return lives
 
     def cpu_run(self, label, py, n):
         """The pure-CPU workload at n threads, run once per Python and kept
@@ -147,7 +158,7 @@ class TestObserve(ObserveCase):
             with self.subTest(python=label):
                 cp, out, recs, log = self.cpu_run(label, py, 8)
                 s = recs[0]
-                self.assertEqual(s.get("schema"), 1, json.dumps(s))
+                self.assertEqual(s.get("schema"), 2, json.dumps(s))
                 self.assertIsInstance(s.get("version"), str, json.dumps(s))
                 self.assertTrue(s["version"], json.dumps(s))
                 self.assertEqual(s.get("pid"), out["pid"], json.dumps(s))
@@ -178,11 +189,11 @@ class TestObserve(ObserveCase):
                                            msg=f"logged totals.beta vs figures {json.dumps(tot)}")
                     if n == 8:
                         self.assertGreaterEqual(tot["beta"], 0.5, json.dumps(tot))
-                    exits = self.worker_exits(label, recs, out)
-                    self.assertEqual(len(exits), n, f"worker thread_exit records: {len(exits)} "
-                                     f"of {n}\n{excerpt(exits)}")
+                    exits = self.worker_lives(label, recs, out)
+                    self.assertEqual(len(exits), n, f"workers in thread_exit records or the exit "
+                                     f"record's list: {len(exits)} of {n}\n{excerpt(exits)}")
                     bad = [r for r in exits if r.get("python") is not True or r.get("via") not in WORKER_VIA]
-                    self.assertEqual(bad, [], f"worker thread_exit python/via\n{excerpt(bad)}")
+                    self.assertEqual(bad, [], f"worker python/via\n{excerpt(bad)}")
                     self.assertGreaterEqual(ex.get("python_threads", 0), n + 1, json.dumps(
                         {k: v for k, v in ex.items() if k != "threads"}))
 
@@ -207,7 +218,7 @@ class TestObserve(ObserveCase):
         for label, py in self.each_python():
             with self.subTest(python=label):
                 cp, out, recs, log = self.logged(label, py, [wl("sleepers.py"), "8", "50", "0.005"])
-                exits = self.worker_exits(label, recs, out)
+                exits = self.worker_lives(label, recs, out)
                 self.assertEqual(len(exits), 8, excerpt(exits))
                 f = sum_figs(exits)
                 self.assertGreaterEqual(beta_io(f), 0.85, f"summed worker beta_io "
@@ -221,7 +232,7 @@ class TestObserve(ObserveCase):
                 with self.subTest(python=label, threads=n):
                     cp, out, recs, log = self.logged(
                         label, py, [wl("mix.py"), str(n), str(rounds), str(loop_ms), str(sleep_ms)])
-                    exits = self.worker_exits(label, recs, out)
+                    exits = self.worker_lives(label, recs, out)
                     self.assertEqual(len(exits), n, excerpt(exits))
                     f = sum_figs(exits)
                     got = beta_io(f)
@@ -231,17 +242,26 @@ class TestObserve(ObserveCase):
                     # alone: the wall time around a sleep also holds the wait
                     # to take the GIL back, which the log rightly counts as
                     # GIL wait (at 32 threads it is ~25x the sleep).
-                    self.assertAlmostEqual(got, out["truth"], delta=0.1, msg=why)
+                    # A loop's GIL hold is its CPU time plus what of its
+                    # run-queue wait (other processes on the CPUs) fell while
+                    # it held the GIL: between truth_runq (all) and truth
+                    # (none); on an idle machine the two are one. (Measured
+                    # with a second test run alongside: 1 thread, 191 ms of
+                    # loop CPU and 380 ms held; beta_io 0.40 against 0.57
+                    # from the CPU time alone.)
+                    self.assertGreaterEqual(got, out["truth_runq"] - 0.1, msg=why)
+                    self.assertLessEqual(got, out["truth"] + 0.1, msg=why)
                     if n == 1:
                         # Alone, the wall around the sleeps is the truth too.
-                        self.assertAlmostEqual(got, out["truth_wall"], delta=0.1, msg=why)
+                        self.assertGreaterEqual(got, out["truth_wall_runq"] - 0.1, msg=why)
+                        self.assertLessEqual(got, out["truth_wall"] + 0.1, msg=why)
 
     # 5 --------------------------------------------------------------------
     def test_idle_pool_workers(self):
         for label, py in self.each_python():
             with self.subTest(python=label):
                 cp, out, recs, log = self.logged(label, py, [wl("idle_pool.py"), "1.0", "0.02"])
-                exits = self.worker_exits(label, recs, out)
+                exits = self.worker_lives(label, recs, out)
                 self.assertEqual(len(exits), 4, f"{out}\n{excerpt(exits)}")
                 for r in exits:
                     share = r["idle_ms"] / r["wall_ms"] if r["wall_ms"] else 0.0

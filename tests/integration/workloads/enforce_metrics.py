@@ -47,6 +47,11 @@ class Metrics(ctypes.Structure):
         ("affinity", ctypes.c_int32),
         ("pins", ctypes.c_uint64),
         ("unpins", ctypes.c_uint64),
+        ("gate_shut", ctypes.c_int32),
+        ("gate", ctypes.c_int32),
+        ("priority", ctypes.c_int32),
+        ("gate_shuts", ctypes.c_uint64),
+        ("gate_opens", ctypes.c_uint64),
     ]
 
 

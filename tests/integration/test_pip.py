@@ -1,0 +1,152 @@
+"""`pip install --no-build-isolation .` from a copy of the checkout into a
+fresh venv builds the shim and installs the library, the `betapool` command
+and the `betapool` package; with the copy deleted, `betapool run`,
+`summary`, `trace`, `top`, `python -m betapool` and `import betapool` work
+from the venv alone. One build (about 30 s here), shared by the tests."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import common
+
+PROGRAM = """
+import json, threading, time, betapool
+def work():
+    end = time.monotonic() + 0.4
+    while time.monotonic() < end:
+        pass
+ts = [threading.Thread(target=work) for _ in range(3)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(json.dumps({"metrics": betapool.metrics(), "file": betapool.__file__}))
+"""
+
+
+def python_with_mesonpy():
+    """A Python that can import mesonpy (Debian's python3-mesonpy is for
+    /usr/bin/python3), installing the package when root and it is missing;
+    (path, None) or (None, why not)."""
+    candidates = [sys.executable, "/usr/bin/python3"]
+
+    def has(py):
+        return subprocess.run([py, "-c", "import mesonpy, pyproject_metadata"],
+                              capture_output=True, timeout=60).returncode == 0
+    for py in candidates:
+        if os.access(py, os.X_OK) and has(py):
+            return py, None
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return None, "meson-python is not installed (Debian: apt-get install python3-mesonpy)"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cp = subprocess.run(["apt-get", "install", "-y", "-qq", "python3-mesonpy"], env=env,
+                        capture_output=True, text=True, timeout=600)
+    if cp.returncode != 0 or not has("/usr/bin/python3"):
+        return None, "apt-get install python3-mesonpy failed: " + cp.stderr[-300:]
+    return "/usr/bin/python3", None
+
+
+class PipTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="betapool-pip-")
+        py, why = python_with_mesonpy()
+        if py is None:
+            shutil.rmtree(cls.dir, ignore_errors=True)
+            raise unittest.SkipTest(why)
+        src = os.path.join(cls.dir, "src")
+        shutil.copytree(common.ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+            ".git", "build", "build-*", ".mesonpy*", "__pycache__", "*.pyc"))
+        cls.venv = os.path.join(cls.dir, "venv")
+        env = cls.clean_env()
+        subprocess.run([py, "-m", "venv", "--system-site-packages", cls.venv], check=True,
+                       env=env, capture_output=True, timeout=300)
+        cls.bin = os.path.join(cls.venv, "bin")
+        cls.install = subprocess.run(
+            [os.path.join(cls.bin, "pip"), "install", "--no-build-isolation", "--no-index",
+             "--no-cache-dir", src], env=env, capture_output=True, text=True, timeout=900,
+            cwd=cls.dir)
+        # From here on the checkout copy is gone: the venv must stand alone.
+        shutil.rmtree(src, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    @staticmethod
+    def clean_env():
+        return {k: v for k, v in os.environ.items()
+                if k not in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+                and not k.startswith("BETAPOOL_") and not k.startswith("PIP_")}
+
+    def cmd(self, *argv, timeout=120):
+        return subprocess.run(list(argv), env=self.clean_env(), capture_output=True, text=True,
+                              timeout=timeout, cwd=self.dir)
+
+    def ok(self, *argv):
+        cp = self.cmd(*argv)
+        self.assertEqual(cp.returncode, 0, cp.stdout[-2000:] + cp.stderr[-2000:])
+        return cp
+
+    def site(self):
+        cp = self.ok(os.path.join(self.bin, "python"), "-c",
+                     "import sysconfig; print(sysconfig.get_paths()['platlib'])")
+        return cp.stdout.strip()
+
+    def test_installed(self):
+        self.assertEqual(self.install.returncode, 0,
+                         self.install.stdout[-3000:] + self.install.stderr[-3000:])
+        pkg = os.path.join(self.site(), "betapool")
+        for name in ("__init__.py", "cli.py", "_where.py", "libbetapool.so", "trace.py", "top.py"):
+            self.assertTrue(os.path.isfile(os.path.join(pkg, name)), name)
+        with open(os.path.join(pkg, "libbetapool.so"), "rb") as f:
+            self.assertEqual(f.read(4), b"\x7fELF")
+        self.assertTrue(os.access(os.path.join(self.bin, "betapool"), os.X_OK))
+
+    def test_run_summary_trace_top(self):
+        self.assertEqual(self.install.returncode, 0, self.install.stderr[-3000:])
+        betapool = os.path.join(self.bin, "betapool")
+        python = os.path.join(self.bin, "python")
+        log = os.path.join(self.dir, "run.jsonl")
+        cp = self.ok(betapool, "run", "--log", log, "--", python, "-c", PROGRAM)
+        out = json.loads(cp.stdout)
+        self.assertTrue(out["file"].startswith(self.site()), out["file"])
+        m = out["metrics"]
+        self.assertIsNotNone(m, "betapool.metrics() is None under `betapool run`")
+        self.assertGreaterEqual(m["threads_started"], 4)
+        cp = self.ok(betapool, "summary", log)
+        self.assertIn("run 1 of 1", cp.stdout)
+        self.assertIn("decisions", cp.stdout)
+        trace = os.path.join(self.dir, "trace.json")
+        self.ok(betapool, "trace", log, "-o", trace)
+        with open(trace) as f:
+            doc = json.load(f)
+        phases = {e["ph"] for e in doc["traceEvents"]}
+        self.assertTrue({"M", "X", "C"} <= phases, phases)
+        cp = self.ok(betapool, "top", log)
+        self.assertIn("[exited]", cp.stdout)
+        # the short form and python -m betapool
+        app = os.path.join(self.dir, "app.py")
+        with open(app, "w") as f:
+            f.write("import os, betapool\nprint(betapool.active(), os.environ['LD_PRELOAD'])\n")
+        lib = os.path.join(self.site(), "betapool", "libbetapool.so")
+        for argv in ([betapool, "run", app], [python, "-m", "betapool", app]):
+            cp = self.ok(*argv)
+            self.assertEqual(cp.stdout.split(), ["True", lib], argv)
+
+    def test_import_without_the_shim(self):
+        self.assertEqual(self.install.returncode, 0, self.install.stderr[-3000:])
+        cp = self.ok(os.path.join(self.bin, "python"), "-c",
+                     "import betapool; print(betapool.metrics(), betapool.active(), "
+                     "betapool.library_path(), betapool.__version__)")
+        none, active, lib, version = cp.stdout.split()
+        self.assertEqual((none, active), ("None", "False"))
+        self.assertEqual(lib, os.path.join(self.site(), "betapool", "libbetapool.so"))
+        with open(os.path.join(common.ROOT, "python", "betapool", "__init__.py")) as f:
+            self.assertIn(f'__version__ = "{version}"', f.read())
+
+
+if __name__ == "__main__":
+    unittest.main()
