@@ -58,13 +58,111 @@ static inline void bp_real_ensure(void)
         bp_real_resolve();
 }
 
-/* ---- clock ---- */
-static inline uint64_t bp_now_ns(void)
+/* ---- clock.c: betapool's nanoseconds ----
+ *
+ * Every time betapool records comes from bp_now_ns(). Where the kernel says
+ * the TSC is invariant and uses it as its own clocksource, that is the TSC
+ * converted by a scale the shim calibrates against CLOCK_MONOTONIC (at start,
+ * then on the shim's own thread every interval, steering the mapping back to
+ * CLOCK_MONOTONIC without ever stepping it back); everywhere else it is
+ * CLOCK_MONOTONIC. A hook reads the TSC and multiplies; it never calls the
+ * kernel's clock.
+ *
+ * The scale is published as a latch: two copies and a sequence number whose
+ * low bit says which copy readers use; the writer changes the other copy
+ * first, so the copy a reader picks is never the one being written, and a
+ * reader retries only when the sequence moved under it. No state of the
+ * writer (a fork in the middle of an update included) leaves readers
+ * spinning. BP_CLOCK_MONO set in the sequence: CLOCK_MONOTONIC. */
+struct bp_clock_scale {
+    /* ns = (tsc * mult >> 32) + offset, modulo 2^64 */
+    _Atomic uint64_t mult;
+    _Atomic uint64_t offset;
+};
+struct bp_clock {
+    _Atomic uint32_t seq;
+    uint32_t pad;
+    struct bp_clock_scale scale[2];
+} __attribute__((aligned(64)));
+#define BP_CLOCK_MONO 0x80000000u
+extern struct bp_clock bp_clock BP_HIDDEN;
+
+static inline uint64_t bp_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+static inline uint64_t bp_tsc_to_ns(uint64_t mult, uint64_t offset, uint64_t tsc)
+{
+    return (uint64_t)(((unsigned __int128)tsc * mult) >> 32) + offset;
+}
+
+#if defined(__x86_64__)
+#define BP_HAVE_TSC 1
+static inline uint64_t bp_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+#else
+#define BP_HAVE_TSC 0
+static inline uint64_t bp_rdtsc(void)
+{
+    return 0;
+}
+#endif
+
+/* CLOCK_MONOTONIC out of line: the hooks that inline bp_now_ns need no
+ * stack frame for it. */
+uint64_t bp_clock_mono_ns(void) BP_HIDDEN;
+
+static inline __attribute__((always_inline)) uint64_t bp_now_ns(void)
+{
+#if BP_HAVE_TSC
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&bp_clock.seq, memory_order_acquire);
+        if (BP_UNLIKELY(s & BP_CLOCK_MONO))
+            break;
+        const struct bp_clock_scale *sc = &bp_clock.scale[s & 1];
+        uint64_t mult = atomic_load_explicit(&sc->mult, memory_order_relaxed);
+        uint64_t offset = atomic_load_explicit(&sc->offset, memory_order_relaxed);
+        uint64_t tsc = bp_rdtsc();
+        atomic_thread_fence(memory_order_acquire);
+        if (BP_LIKELY(atomic_load_explicit(&bp_clock.seq, memory_order_relaxed) == s))
+            return bp_tsc_to_ns(mult, offset, tsc);
+    }
+#endif
+    return bp_clock_mono_ns();
+}
+
+/* Which clock bp_now_ns() reads: "tsc" or "monotonic". */
+const char *bp_clock_name(void) BP_HIDDEN;
+/* At start, in a CPython process: use the TSC if the kernel vouches for it
+ * and allow_tsc, calibrated against CLOCK_MONOTONIC. */
+void bp_clock_init(int allow_tsc) BP_HIDDEN;
+/* The shim's thread, every interval: refine the scale and steer it towards
+ * CLOCK_MONOTONIC over the next interval_ns; go back to CLOCK_MONOTONIC if
+ * the kernel stopped using the TSC. */
+void bp_clock_refine(uint64_t interval_ns) BP_HIDDEN;
+
+/* The calibration's arithmetic, pure (unit-tested). */
+/* mult for a rate measured as ns_delta over tsc_delta ticks; 0 when absurd. */
+uint64_t bp_clock_mult(uint64_t tsc_delta, uint64_t ns_delta) BP_HIDDEN;
+/* The offset that makes (mult, offset) map tsc to ns. */
+uint64_t bp_clock_offset_through(uint64_t mult, uint64_t tsc, uint64_t ns) BP_HIDDEN;
+/* A new scale, continuous with cur at tsc, of the rate mult corrected so that
+ * an eighth of cur's error against mono_ns (measured at tsc) is gone after
+ * horizon_ns. The correction is bounded (BP_CLOCK_SLEW_MAX: durations read
+ * while it applies are off by at most that share); a mapping that fell behind
+ * by more steps forward onto mono_ns, never back. */
+#define BP_CLOCK_SLEW_MAX 0.01
+void bp_clock_steer(uint64_t cur_mult, uint64_t cur_offset, uint64_t tsc, uint64_t mono_ns, uint64_t mult,
+                    uint64_t horizon_ns, uint64_t *new_mult, uint64_t *new_offset) BP_HIDDEN;
+/* Publish a scale (one writer at a time). */
+void bp_clock_publish(uint64_t mult, uint64_t offset) BP_HIDDEN;
 
 /* ---- threads.c: one record per thread, written by its owner only ---- */
 
@@ -92,6 +190,12 @@ struct bp_thread {
     _Atomic uint32_t phase;
     _Atomic uint64_t phase_start_ns;
     _Atomic uint64_t acc_ns[PH_COUNT];
+    /* A holder's drop under way since then (set at its lock(M)), while the
+     * phase still says PH_HELD and handover_ns > phase_start_ns: readers
+     * count the time since as PH_WAIT, and the drop's end settles both in
+     * one change (bp_phase_set_via). One write at the drop's start instead
+     * of a phase change. */
+    _Atomic uint64_t handover_ns;
     _Atomic uint64_t takes; /* completed GIL takes */
     _Atomic uint64_t forced;   /* waiters' full switch intervals that asked this thread, holding, to let go */
     _Atomic uint64_t favoured; /* GIL waits betapool shortened (the priority) */
@@ -146,19 +250,40 @@ void bp_thread_end(struct bp_thread *t, uint64_t now, uint64_t cpu_ns) BP_HIDDEN
 void bp_threads_after_fork_child(void) BP_HIDDEN;
 
 /* Move the owner's thread to a new phase at time now (owner only). */
-static inline void bp_phase_set(struct bp_thread *t, enum bp_phase ph, uint64_t now)
+static inline __attribute__((always_inline)) void bp_phase_set(struct bp_thread *t, enum bp_phase ph, uint64_t now)
 {
     uint32_t s = atomic_load_explicit(&t->seq, memory_order_relaxed);
     atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     uint32_t old = atomic_load_explicit(&t->phase, memory_order_relaxed);
     uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
-    if (now > start)
-        atomic_store_explicit(&t->acc_ns[old],
-                              atomic_load_explicit(&t->acc_ns[old], memory_order_relaxed) + (now - start),
-                              memory_order_relaxed);
-    else
-        now = start;
+    if (BP_UNLIKELY(now < start))
+        now = start; /* never back: the phase that ends took no time */
+    atomic_store_explicit(&t->acc_ns[old], atomic_load_explicit(&t->acc_ns[old], memory_order_relaxed) + (now - start),
+                          memory_order_relaxed);
+    atomic_store_explicit(&t->phase, (uint32_t)ph, memory_order_relaxed);
+    atomic_store_explicit(&t->phase_start_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&t->seq, s + 2, memory_order_release);
+}
+
+/* Two changes in one (owner only): the phase that ends, ended at via_ns;
+ * from then until now the thread was in phase via; from now it is in ph. */
+static inline __attribute__((always_inline)) void bp_phase_set_via(struct bp_thread *t, enum bp_phase via,
+                                                                   uint64_t via_ns, enum bp_phase ph, uint64_t now)
+{
+    uint32_t s = atomic_load_explicit(&t->seq, memory_order_relaxed);
+    atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    uint32_t old = atomic_load_explicit(&t->phase, memory_order_relaxed);
+    uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+    if (BP_UNLIKELY(via_ns < start))
+        via_ns = start;
+    if (BP_UNLIKELY(now < via_ns))
+        now = via_ns;
+    atomic_store_explicit(&t->acc_ns[old], atomic_load_explicit(&t->acc_ns[old], memory_order_relaxed) + (via_ns - start),
+                          memory_order_relaxed);
+    atomic_store_explicit(&t->acc_ns[via], atomic_load_explicit(&t->acc_ns[via], memory_order_relaxed) + (now - via_ns),
+                          memory_order_relaxed);
     atomic_store_explicit(&t->phase, (uint32_t)ph, memory_order_relaxed);
     atomic_store_explicit(&t->phase_start_ns, now, memory_order_relaxed);
     atomic_store_explicit(&t->seq, s + 2, memory_order_release);
@@ -227,7 +352,9 @@ enum bp_gil_step {
     STEP_TAKING_WAITED, /* ... and it had to wait on C */
     STEP_SWITCH_WAIT,   /* after a requested drop, until the next holder takes */
     STEP_DROP_BEGIN,    /* lock(M) by the holder (PH_WAIT from here) */
-    STEP_DROPPING,      /* ... then signal(C); the drop ends when unlock(M) returns */
+    STEP_DROPPING,      /* ... then it let the GIL go; the drop ends when unlock(M) returns */
+    STEP_TAKEN_FREE,    /* lock(M) found M and the GIL free: holding; unlock(SM) counts the take */
+    STEP_TAKEN_CHECK,   /* a take complete, CPython's flag to check at unlock(SM) (bp_gil_check_take) */
 };
 
 /* The online take/drop rules, one call per event seen on a GIL object. */
@@ -237,11 +364,16 @@ enum bp_gil_event {
     EV_UNLOCK_MUTEX,      /* unlock(M), after it returned */
     EV_LOCK_SWITCH,       /* lock(SM) */
     EV_UNLOCK_SWITCH,     /* unlock(SM), after it returned */
-    EV_SIGNAL_COND,       /* signal(C) */
+    EV_GIL_RELEASED,      /* the holder let the GIL go under M (CPython's flag cleared) */
     EV_TIMEDWAIT_COND,    /* timedwait(C, M) */
 };
 /* now_fn is called only when the event needs the time. */
 void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void)) BP_HIDDEN;
+/* lock(M) by a thread outside the GIL, at time now, once it is known how
+ * the take starts: M and the GIL free (it cannot wait: held from now), M
+ * got but the GIL held by another (it will wait on C), or M busy. */
+enum bp_take { TAKE_FREE, TAKE_MAY_WAIT, TAKE_CONTENDED };
+void bp_gil_take(struct bp_thread *t, enum bp_take how, uint64_t now) BP_HIDDEN;
 
 /* ---- gate.c: at most K worker threads may take the GIL ---- */
 struct bp_gate {
@@ -397,6 +529,7 @@ static inline int bp_in_python(const void *addr)
 /* ---- options.c ---- */
 enum bp_mode { MODE_OFF = 0, MODE_OBSERVE, MODE_AUTO };
 enum bp_auto_choice { CHOICE_OFF = 0, CHOICE_AUTO }; /* BETAPOOL_AFFINITY, _GATE, _PRIORITY */
+enum bp_clock_mode { CLOCKSEL_AUTO = 0, CLOCKSEL_MONOTONIC };
 enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_FLOAT, OPT_CHOICE, OPT_PATH };
 struct bp_option {
     const char *name;       /* in the log's start record */
@@ -416,7 +549,7 @@ struct bp_option {
 enum bp_opt_id {
     OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS,
     OPT_MIN_WORKERS, OPT_MAX_WORKERS, OPT_GIL_DANGER, OPT_EWMA_ALPHA, OPT_HYSTERESIS,
-    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_GATE, OPT_PRIORITY, OPT_PRIORITY_US,
+    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_GATE, OPT_PRIORITY, OPT_PRIORITY_US, OPT_CLOCK,
     OPT_COUNT
 };
 extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;

@@ -18,6 +18,7 @@
  * Only one thread holds the GIL at a time, and the accounting keeps it so:
  * the hand-over at either end of a hold is counted as waiting. */
 #include "bp.h"
+#include "gil_rules.h"
 
 struct bp_gil bp_gil;
 /* Alone on its cache line: every take writes it. */
@@ -113,87 +114,10 @@ void bp_gil_reset(void)
 
 void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void))
 {
-    uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
-    switch (ev) {
-    case EV_LOCK_MUTEX:
-        if (ph == PH_HELD) {
-            /* The holder starts its drop. The clock is read here, before
-             * M is taken, to keep the read out of M's critical section.
-             * The hold's length says whether the thread is brief (a hold
-             * a waiter's full switch interval ended is never brief). */
-            uint64_t now = now_fn();
-            t->gil_step = STEP_DROP_BEGIN;
-            t->hold_ns = now > t->hold_start_ns ? now - t->hold_start_ns : 0;
-            t->drop_ns = now;
-            atomic_store_explicit(&t->brief, t->hold_ns < BP_BRIEF_HOLD_NS, memory_order_relaxed);
-            bp_phase_set(t, PH_WAIT, now);
-            return;
-        }
-        if (ph == PH_WAIT)
-            return; /* a nested lock */
-        t->gil_step = STEP_TAKING;
-        bp_phase_set(t, PH_WAIT, now_fn());
-        return;
-    case EV_MUTEX_CONTENDED:
-        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
-            t->gil_step = STEP_TAKING_WAITED;
-        return;
-    case EV_TIMEDWAIT_COND:
-        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
-            t->gil_step = STEP_TAKING_WAITED;
-        return;
-    case EV_LOCK_SWITCH:
-        if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
-            /* Take complete. A take that found M free and never waited
-             * on C took no time worth a clock read: it holds from when it
-             * asked. */
-            uint64_t at = t->gil_step == STEP_TAKING_WAITED
-                              ? now_fn()
-                              : atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
-            bp_phase_set(t, PH_HELD, at);
-            t->hold_start_ns = at;
-            atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
-            atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
-                                  memory_order_relaxed);
-            t->gil_step = STEP_NONE;
-        } else if (ph == PH_OUTSIDE) {
-            /* After a requested drop: waiting for another thread to take
-             * over is waiting on the GIL's account. (Not every requested
-             * drop gets here: the next holder clears the request as it
-             * takes, often before this check on another CPU. The waiter
-             * that asked counts the request: see the cond's timed wait.) */
-            bp_phase_set(t, PH_WAIT, now_fn());
-            t->gil_step = STEP_SWITCH_WAIT;
-        }
-        return;
-    case EV_UNLOCK_SWITCH:
-        if (ph == PH_WAIT && t->gil_step == STEP_SWITCH_WAIT) {
-            t->gil_step = STEP_NONE;
-            bp_phase_set(t, PH_OUTSIDE, now_fn());
-        }
-        return;
-    case EV_SIGNAL_COND:
-        /* The holder's drop. From its lock(M) until its unlock(M) returns,
-         * the thread is handing the GIL over: the wake-ups it makes may
-         * preempt it, and that time is neither holding (the next holder
-         * already may) nor blocked outside: it is on the GIL's account. */
-        if (ph == PH_WAIT && t->gil_step == STEP_DROP_BEGIN)
-            t->gil_step = STEP_DROPPING;
-        return;
-    case EV_UNLOCK_MUTEX: /* seen after the real unlock returned */
-        if (ph == PH_WAIT && t->gil_step == STEP_DROPPING) {
-            t->gil_step = STEP_NONE;
-            bp_phase_set(t, PH_OUTSIDE, now_fn());
-        } else if (ph == PH_WAIT && t->gil_step == STEP_DROP_BEGIN) {
-            /* The holder locked M for something else (3.13's pending
-             * calls): it still holds the GIL. */
-            t->gil_step = STEP_NONE;
-            bp_phase_set(t, PH_HELD, now_fn());
-        } else if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
-            /* lock(M) .. unlock(M) with no lock(SM): not a take. */
-            t->gil_step = STEP_NONE;
-            bp_phase_set(t, PH_OUTSIDE, now_fn());
-        }
-        return;
-    }
+    bp_gil_rule(t, ev, now_fn);
+}
+
+void bp_gil_take(struct bp_thread *t, enum bp_take how, uint64_t now)
+{
+    bp_gil_take_rule(t, how, now);
 }

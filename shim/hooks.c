@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bp.h"
+#include "gil_rules.h"
 
 #define HOOK __attribute__((visibility("default")))
 #define CALLER() __builtin_return_address(0)
@@ -153,112 +154,214 @@ HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 /* Threads in a wait the priority shortened (see favour()). */
 static _Atomic int favoured_now;
 
-/* The time of this hook call, read once and shared with the take/drop
- * rules through now_fn. */
-static __thread __attribute__((tls_model("initial-exec"))) uint64_t hook_now;
-static uint64_t cached_now(void)
+/* Every pthread_mutex_lock and unlock in the process comes through here,
+ * so the way past betapool is kept short. The GIL's four objects lie within
+ * 176 bytes of its cond: one subtraction and one compare send a call on
+ * any other object straight to the real function, without a frame of ours
+ * (with no GIL found the cond is NULL and nothing is near it). A call on
+ * the GIL's mutexes goes further only when the calling thread's take/drop
+ * rules need it: lock(M) always (a take or a drop starts), lock(SM) unless
+ * the thread holds the GIL, an unlock only while a take or a drop is under
+ * way (gil_step). */
+#define GIL_SPAN ((uintptr_t)BP_GIL_SWITCH_MUTEX_OFFSET + sizeof(pthread_mutex_t))
+static inline uintptr_t gil_distance(const void *obj)
 {
-    return hook_now;
+    return (uintptr_t)obj - (uintptr_t)atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
 }
 
-/* lock(M): by a thread outside the GIL a take starts (returns 1). In
- * enforce mode a worker without a slot may be parked here first, outside
- * the GIL. By the holder, a drop starts (returns 0). */
-static int take_start(struct bp_thread *t)
+/* The real functions the busiest hooks call, one load away: each starts as
+ * a resolver of its own (a call that arrives before the constructor), which
+ * puts the real function in its place once it is known. */
+static int mutex_lock_early(pthread_mutex_t *m);
+static int mutex_unlock_early(pthread_mutex_t *m);
+static int cond_signal_early(pthread_cond_t *c);
+static int (*_Atomic next_mutex_lock)(pthread_mutex_t *) = mutex_lock_early;
+static int (*_Atomic next_mutex_unlock)(pthread_mutex_t *) = mutex_unlock_early;
+static int (*_Atomic next_cond_signal)(pthread_cond_t *) = cond_signal_early;
+
+static __attribute__((noinline, cold)) int mutex_lock_early(pthread_mutex_t *m)
 {
-    uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
-    if (ph != PH_OUTSIDE) {
-        bp_gil_event(t, EV_LOCK_MUTEX, bp_now_ns);
+    bp_real_ensure();
+    if (!bp_real.mutex_lock)
+        return bp_libc_mutex_lock(m); /* dlsym is resolving and reached back in */
+    atomic_store_explicit(&next_mutex_lock, bp_real.mutex_lock, memory_order_relaxed);
+    return bp_real.mutex_lock(m);
+}
+
+static __attribute__((noinline, cold)) int mutex_unlock_early(pthread_mutex_t *m)
+{
+    bp_real_ensure();
+    if (!bp_real.mutex_unlock)
+        return bp_libc_mutex_unlock(m);
+    atomic_store_explicit(&next_mutex_unlock, bp_real.mutex_unlock, memory_order_relaxed);
+    return bp_real.mutex_unlock(m);
+}
+
+static __attribute__((noinline, cold)) int cond_signal_early(pthread_cond_t *c)
+{
+    bp_real_ensure();
+    if (!bp_real.cond_signal)
+        return EINVAL;
+    atomic_store_explicit(&next_cond_signal, bp_real.cond_signal, memory_order_relaxed);
+    return bp_real.cond_signal(c);
+}
+
+static inline int real_mutex_lock(pthread_mutex_t *m)
+{
+    return atomic_load_explicit(&next_mutex_lock, memory_order_relaxed)(m);
+}
+
+static inline int real_mutex_unlock(pthread_mutex_t *m)
+{
+    return atomic_load_explicit(&next_mutex_unlock, memory_order_relaxed)(m);
+}
+
+/* CPython's own `locked` flag, stable while M is held: take_gil sets it and
+ * drop_gil clears it, both under M. (The first takes check that this is
+ * the flag: bp_gil_check_take.) */
+static inline int gil_locked(void)
+{
+    const char *c = atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
+    return c && *(const volatile int *)(const void *)(c + BP_GIL_LOCKED_FROM_COND) != 0;
+}
+
+/* lock(M) by a thread outside the GIL, with the gate in force: a worker
+ * without a slot may be parked here first, outside the GIL. */
+static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthread_mutex_t *m)
+{
+    uint64_t now = bp_now_ns();
+    /* After a park the take starts when the park ended; a slot got at once
+     * changes nothing (the phase still starts where the thread left the
+     * GIL, and a take is never backdated before now). */
+    if (!t->has_slot && bp_gate_applies(t) && bp_gate_enter(t, now))
+        now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+    t->after_idle = 0;
+    if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
+        bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
         return 0;
     }
-    uint64_t now = bp_now_ns();
-    if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed)) {
-        /* After a park the take starts when the park ended; a slot got at
-         * once changes nothing (the phase still starts where the thread
-         * left the GIL, and a take is never backdated before now). */
-        if (!t->has_slot && bp_gate_applies(t) && bp_gate_enter(t, now))
-            now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+    bp_gil_take_rule(t, TAKE_CONTENDED, now);
+    return real_mutex_lock(m);
+}
+
+/* lock(M) by a thread outside the GIL starts a take; by the holder, a
+ * drop. M free and the GIL not held: the take cannot wait, it holds from
+ * now (one phase change, not two). The take's clock is read once M's
+ * trylock has answered: nothing is live across the call but t and m. */
+static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread_mutex_t *m)
+{
+    if (BP_LIKELY(m == atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed))) {
+        if (atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE) {
+            if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed))
+                return take_begin_gated(t, m);
+            t->after_idle = 0;
+            if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
+                bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
+                return 0;
+            }
+            bp_gil_take_rule(t, TAKE_CONTENDED, bp_now_ns());
+        } else {
+            bp_gil_rule(t, EV_LOCK_MUTEX, bp_now_ns);
+        }
     }
-    t->after_idle = 0;
-    hook_now = now;
-    bp_gil_event(t, EV_LOCK_MUTEX, cached_now);
-    return 1;
+    return real_mutex_lock(m);
+}
+
+/* lock(SM) by a thread not holding the GIL: a take completes, or a drop's
+ * forced-switch wait begins. */
+static __attribute__((noinline)) int gil_switch_lock(struct bp_thread *t, pthread_mutex_t *m)
+{
+    if (BP_LIKELY(m == atomic_load_explicit(&bp_gil.switch_mutex, memory_order_relaxed)))
+        bp_gil_rule(t, EV_LOCK_SWITCH, bp_now_ns);
+    return real_mutex_lock(m);
 }
 
 HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (BP_UNLIKELY(!bp_real.mutex_lock)) {
-        bp_real_ensure();
-        if (!bp_real.mutex_lock)
-            return bp_libc_mutex_lock(m);
-    }
-    if (is_gil(m, &bp_gil.mutex)) {
-        struct bp_thread *t = bp_self;
-        if (t && take_start(t)) {
-            /* Did the take have to wait for M? Then its end needs a clock
-             * read of its own. */
-            if (bp_real.mutex_trylock && bp_real.mutex_trylock(m) == 0)
-                return 0;
-            bp_gil_event(t, EV_MUTEX_CONTENDED, bp_now_ns);
-        }
-    } else if (is_gil(m, &bp_gil.switch_mutex)) {
+    uintptr_t d = gil_distance(m);
+    if (BP_UNLIKELY(d < GIL_SPAN)) {
         struct bp_thread *t = bp_self;
         if (t) {
-            bp_gil_event(t, EV_LOCK_SWITCH, bp_now_ns);
+            if (d == BP_GIL_MUTEX_OFFSET)
+                return gil_mutex_lock(t, m);
+            if (d == BP_GIL_SWITCH_MUTEX_OFFSET && atomic_load_explicit(&t->phase, memory_order_relaxed) != PH_HELD)
+                return gil_switch_lock(t, m);
         }
     }
-    return bp_real.mutex_lock(m);
+    return real_mutex_lock(m);
+}
+
+/* An unlock of the GIL's mutexes while a take or a drop is under way.
+ * Whether a holder let the GIL go is read before the real unlock, while M
+ * is still held: drop_gil clears the flag under M, a holder that locked M
+ * for something else (3.13's pending calls) leaves it set. The end of a
+ * drop or of a forced-switch wait is seen after the real unlock returned;
+ * a take is counted (and its layout checked) before. */
+static __attribute__((noinline)) int gil_mutex_unlock(struct bp_thread *t, pthread_mutex_t *m)
+{
+    if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed)))
+        return real_mutex_unlock(m);
+    if (t->gil_step == STEP_DROP_BEGIN && !gil_locked())
+        bp_gil_rule(t, EV_GIL_RELEASED, bp_now_ns);
+    int dropping = t->gil_step == STEP_DROPPING;
+    int r = real_mutex_unlock(m);
+    bp_gil_rule(t, EV_UNLOCK_MUTEX, bp_now_ns);
+    if (dropping && BP_UNLIKELY(t->has_slot) && atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE)
+        bp_gate_release(t); /* out of the GIL: its slot is free */
+    return r;
+}
+
+static __attribute__((noinline)) int gil_switch_unlock_after(struct bp_thread *t, pthread_mutex_t *m)
+{
+    int r = real_mutex_unlock(m);
+    bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
+    return r;
+}
+
+static __attribute__((noinline)) int gil_switch_unlock(struct bp_thread *t, pthread_mutex_t *m)
+{
+    if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.switch_mutex, memory_order_relaxed)))
+        return real_mutex_unlock(m);
+    uint8_t step = t->gil_step;
+    if (step != STEP_TAKEN_FREE && step != STEP_TAKEN_CHECK)
+        return gil_switch_unlock_after(t, m);
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.layout_checks, memory_order_relaxed) > 0) && !bp_gil_check_take()) {
+        /* Not the layout we know: stop following this GIL. The monitor
+         * says so and opens the gate. */
+        bp_gil_forget();
+        t->gil_step = STEP_NONE;
+    } else {
+        bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
+    }
+    return real_mutex_unlock(m);
 }
 
 HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    if (BP_UNLIKELY(!bp_real.mutex_unlock)) {
-        bp_real_ensure();
-        if (!bp_real.mutex_unlock)
-            return bp_libc_mutex_unlock(m);
-    }
-    int r = bp_real.mutex_unlock(m);
-    if (is_gil(m, &bp_gil.mutex)) {
+    uintptr_t d = gil_distance(m);
+    if (BP_UNLIKELY(d < GIL_SPAN)) {
         struct bp_thread *t = bp_self;
-        if (t) {
-            int dropping = t->gil_step == STEP_DROPPING;
-            bp_gil_event(t, EV_UNLOCK_MUTEX, bp_now_ns);
-            if (dropping && t->has_slot &&
-                atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE)
-                bp_gate_release(t); /* out of the GIL: its slot is free */
-        }
-    } else if (is_gil(m, &bp_gil.switch_mutex)) {
-        struct bp_thread *t = bp_self;
-        if (t) {
-            if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.layout_checks, memory_order_relaxed) > 0) &&
-                atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_HELD && !bp_gil_check_take()) {
-                /* Not the layout we know: stop following this GIL. The
-                 * monitor says so and opens the gate. */
-                bp_gil_forget();
-                return r;
-            }
-            bp_gil_event(t, EV_UNLOCK_SWITCH, bp_now_ns);
+        if (t && t->gil_step != STEP_NONE) {
+            if (d == BP_GIL_MUTEX_OFFSET)
+                return gil_mutex_unlock(t, m);
+            if (d == BP_GIL_SWITCH_MUTEX_OFFSET)
+                return gil_switch_unlock(t, m);
         }
     }
-    return r;
+    return real_mutex_unlock(m);
 }
 
+/* The GIL's cond is signalled by the holder's drop (and its switch cond by
+ * a take): nothing to record there (the drop's release is read from
+ * CPython's flag at unlock(M)). While a favoured thread waits, the drop
+ * wakes every waiter, not the one waiting longest (a computing thread the
+ * gate admitted), so that the favoured one can take the GIL. */
 HOOK int pthread_cond_signal(pthread_cond_t *c)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.cond_signal))
-        return EINVAL;
-    if (is_gil(c, &bp_gil.cond)) {
-        struct bp_thread *t = bp_self;
-        if (t)
-            bp_gil_event(t, EV_SIGNAL_COND, bp_now_ns);
-        /* The holder lets go while a favoured thread waits: wake every
-         * waiter, not the one waiting longest (a computing thread the
-         * gate admitted), so that the favoured one can take the GIL. */
-        if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) && bp_real.cond_broadcast)
-            return bp_real.cond_broadcast(c);
-    }
-    return bp_real.cond_signal(c);
+    if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) &&
+        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed) && bp_real.cond_broadcast)
+        return bp_real.cond_broadcast(c);
+    return atomic_load_explicit(&next_cond_signal, memory_order_relaxed)(c);
 }
 
 /* The GIL priority. take_gil waits on the GIL's cond until a deadline one

@@ -158,6 +158,7 @@ static void write_start(uint64_t now)
     bp_json_int(&j, "pid", getpid());
     bp_json_str(&j, "python", bp_python.version);
     bp_json_str(&j, "gil", gil_state());
+    bp_json_str(&j, "clock", bp_clock_name());
     bp_json_open(&j, "hooks", '[');
     bp_json_str(&j, NULL, "pthread_create");
     if (bp_python.hooked_start_new)
@@ -666,6 +667,7 @@ static void *monitor_main(void *arg)
         next.tv_nsec = (long)(ns % 1000000000u);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
             ;
+        bp_clock_refine(interval);
         bp_real.mutex_lock(&mon_lock);
         if (!atomic_load(&mon_stop))
             tick(bp_now_ns(), 0, NULL);

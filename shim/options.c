@@ -12,6 +12,7 @@
 
 static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
 static const char *const auto_choices[] = {"off", "auto", NULL};
+static const char *const clock_choices[] = {"auto", "monotonic", NULL};
 
 /* Defaults are the measured ones; README's table lists the same. */
 struct bp_option bp_options[OPT_COUNT] = {
@@ -59,6 +60,9 @@ struct bp_option bp_options[OPT_COUNT] = {
     [OPT_PRIORITY_US] = {.name = "priority_us", .env = "BETAPOOL_PRIORITY_US", .type = OPT_INT, .def = 100, .min = 10,
                          .max = 5000,
                          .doc = "how long a favoured thread waits for the GIL before the holder is asked to let go (us)"},
+    [OPT_CLOCK] = {.name = "clock", .env = "BETAPOOL_CLOCK", .type = OPT_CHOICE, .def = CLOCKSEL_AUTO, .choices = clock_choices,
+                   .doc = "auto: the TSC where the kernel keeps time with an invariant one, else CLOCK_MONOTONIC; "
+                          "monotonic: always CLOCK_MONOTONIC"},
 };
 
 int bp_parse_long(const char *s, long *out)

@@ -64,6 +64,7 @@ __attribute__((constructor)) static void bp_init(void)
     if (!bp_python.is_python)
         return; /* not CPython: invisible */
     bp_options_load(env, warn_option);
+    bp_clock_init(bp_opt(OPT_CLOCK) == CLOCKSEL_AUTO);
     if (bp_opt(OPT_VERBOSE))
         print_options();
     if (bp_opt(OPT_MODE) == MODE_OFF) {

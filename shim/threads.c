@@ -52,6 +52,7 @@ struct bp_thread *bp_thread_reserve(void)
     atomic_store_explicit(&t->seq, 0, memory_order_relaxed);
     atomic_store_explicit(&t->phase, PH_OUTSIDE, memory_order_relaxed);
     atomic_store_explicit(&t->phase_start_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->handover_ns, 0, memory_order_relaxed);
     for (int p = 0; p < PH_COUNT; p++) {
         atomic_store_explicit(&t->acc_ns[p], 0, memory_order_relaxed);
         t->last_acc_ns[p] = 0;
@@ -119,12 +120,22 @@ void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *ou
             out->acc_ns[p] = atomic_load_explicit(&t->acc_ns[p], memory_order_relaxed);
         out->phase = atomic_load_explicit(&t->phase, memory_order_relaxed);
         uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+        uint64_t handover = atomic_load_explicit(&t->handover_ns, memory_order_relaxed);
         out->takes = atomic_load_explicit(&t->takes, memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&t->seq, memory_order_relaxed) != s1)
             continue;
-        if (out->phase < PH_COUNT && now > start)
+        if (out->phase == PH_HELD && handover > start) {
+            /* In a drop since handover: held until then, waiting since. */
+            uint64_t mid = handover < now ? handover : now;
+            if (mid > start)
+                out->acc_ns[PH_HELD] += mid - start;
+            if (now > handover)
+                out->acc_ns[PH_WAIT] += now - handover;
+            out->phase = PH_WAIT;
+        } else if (out->phase < PH_COUNT && now > start) {
             out->acc_ns[out->phase] += now - start;
+        }
         return;
     }
 }

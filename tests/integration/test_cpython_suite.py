@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -167,14 +168,19 @@ class TestCPythonSuite(common.ShimTestCase):
             # returns, and the shim's thread must not keep it alive.
             extra["BETAPOOL_LOG"] = os.path.join(logdir, "run-%p.jsonl")
         t0 = time.monotonic()
+        # A session of its own: on a timeout the whole group goes, regrtest's
+        # worker processes too (killing regrtest alone left a worker
+        # computing for half an hour).
+        p = subprocess.Popen([py] + REGRTEST + ["-W"] * verbose3 + list(modules), env=common.shim_env(extra, shim),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             errors="replace", cwd=self.tmp, start_new_session=True)
         try:
-            cp = subprocess.run([py] + REGRTEST + ["-W"] * verbose3 + list(modules), env=common.shim_env(extra, shim),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", timeout=RUN_TIMEOUT, cwd=self.tmp)
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-            return None, out + f"\n[betapool test: killed after {RUN_TIMEOUT} s]", time.monotonic() - t0
-        return cp.returncode, cp.stdout, time.monotonic() - t0
+            out, _ = p.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+            return None, (out or "") + f"\n[betapool test: killed after {RUN_TIMEOUT} s]", time.monotonic() - t0
+        return p.returncode, out, time.monotonic() - t0
 
     def test_threading_suites_under_enforce(self):
         for label, py in self.each_python():

@@ -396,5 +396,40 @@ class TestNonPython(ShimTestCase):
         self.assertEqual(cp.stderr, "")
 
 
+def kernel_vouches_for_tsc():
+    """What betapool's BETAPOOL_CLOCK=auto must find: an invariant TSC that
+    the kernel keeps time with."""
+    try:
+        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+            if f.read().strip() != "tsc":
+                return False
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    return "constant_tsc" in flags and "nonstop_tsc" in flags
+    except OSError:
+        return False
+    return False
+
+
+class TestClock(ObserveCase):
+
+    def test_clock_is_named_and_both_clocks_measure(self):
+        # The start record names the clock the kernel's word picks; forced
+        # onto CLOCK_MONOTONIC it says so. Either way a CPU pool holds the
+        # GIL no longer than the process lived and reads CPU-bound.
+        want = "tsc" if kernel_vouches_for_tsc() else "monotonic"
+        for label, py in self.each_python():
+            for env, clock in (({}, want), ({"BETAPOOL_CLOCK": "monotonic"}, "monotonic")):
+                with self.subTest(python=label, clock=clock):
+                    cp, out, recs, log = self.logged(label, py, [wl("cpu.py"), "8"], env)
+                    self.assertEqual(recs[0].get("clock"), clock, json.dumps(recs[0]))
+                    ex = recs[-1]
+                    tot = ex["totals"]
+                    self.assertLessEqual(tot["gil_held_ms"], ex["t"] * 1000.0 * 1.02 + 5.0, json.dumps(tot))
+                    self.assertLessEqual(beta_io(tot), 0.15, json.dumps(tot))
+
+
 if __name__ == "__main__":
     unittest.main()

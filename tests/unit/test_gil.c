@@ -42,7 +42,7 @@ static void take_uncontended(struct bp_thread *t)
 static void drop(struct bp_thread *t)
 {
     bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
-    bp_gil_event(t, EV_SIGNAL_COND, now_fn);
+    bp_gil_event(t, EV_GIL_RELEASED, now_fn);
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
 }
 
@@ -129,7 +129,7 @@ Test(gil, holder_events_that_are_not_drops_change_nothing)
     /* A signal by a thread not holding is not a drop. */
     struct bp_thread other;
     memset(&other, 0, sizeof other);
-    bp_gil_event(&other, EV_SIGNAL_COND, now_fn);
+    bp_gil_event(&other, EV_GIL_RELEASED, now_fn);
     cr_expect_eq(atomic_load(&other.phase), PH_OUTSIDE);
 }
 
@@ -186,11 +186,17 @@ Test(gil, the_hand_over_at_a_drop_is_gil_wait)
     take_uncontended(t);
     fake_now = 2000;
     bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
-    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
+    /* Read from another thread, the drop is GIL wait from its start. */
+    struct bp_times tm;
+    bp_thread_read(t, 2300, &tm);
+    cr_expect_eq(tm.phase, PH_WAIT);
+    cr_expect_eq(tm.acc_ns[PH_HELD], 1000);
+    cr_expect_eq(tm.acc_ns[PH_WAIT], 300);
     clock_reads = 0;
-    bp_gil_event(t, EV_SIGNAL_COND, now_fn);
+    bp_gil_event(t, EV_GIL_RELEASED, now_fn);
     cr_expect_eq(clock_reads, 0, "no clock read inside the GIL mutex");
-    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
+    bp_thread_read(t, 2400, &tm);
+    cr_expect_eq(tm.phase, PH_WAIT);
     fake_now = 2700; /* preempted while waking the next holder */
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
     cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
@@ -257,4 +263,103 @@ Test(gil, a_gil_given_up_is_not_replaced_by_a_later_one)
     cr_expect_eq(atomic_load(&bp_gil.found), 0);
     cr_expect_eq(atomic_load(&bp_gil.mutex), NULL);
     cr_expect_eq(atomic_load(&bp_gil.foreign_gils), 1);
+}
+
+/* The hooks' own take starts (bp_gil_take), as they see them after
+ * trylock(M) and CPython's locked flag. */
+Test(gil, a_take_that_finds_everything_free_holds_at_once)
+{
+    struct bp_thread *t = fresh();
+    fake_now = 3000;
+    bp_gil_take(t, TAKE_FREE, fake_now);
+    cr_expect_eq(atomic_load(&t->phase), PH_HELD, "held from lock(M)");
+    cr_expect_eq(atomic_load(&t->takes), 0, "counted only once it reached lock(SM)");
+    /* lock(SM) by a holder passes the hooks by; unlock(SM) counts it. */
+    bp_gil_event(t, EV_UNLOCK_SWITCH, now_fn);
+    cr_expect_eq(atomic_load(&t->takes), 1);
+    cr_expect_eq(t->gil_step, STEP_NONE, "the take's unlock(M) has nothing left to do");
+    cr_expect_eq(clock_reads, 0, "the take's start was its only clock read (given by the hook)");
+    fake_now = 10000;
+    drop(t);
+    cr_expect_eq(acc(t, PH_OUTSIDE), 2000);
+    cr_expect_eq(acc(t, PH_HELD), 7000);
+    cr_expect_eq(acc(t, PH_WAIT), 0);
+}
+
+Test(gil, a_free_take_that_never_reached_lock_switch_was_not_one)
+{
+    struct bp_thread *t = fresh();
+    fake_now = 3000;
+    bp_gil_take(t, TAKE_FREE, fake_now);
+    fake_now = 3100;
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
+    cr_expect_eq(atomic_load(&t->takes), 0);
+    cr_expect_eq(t->gil_step, STEP_NONE);
+}
+
+Test(gil, a_take_behind_a_holder_waits_until_lock_switch)
+{
+    struct bp_thread *t = fresh();
+    fake_now = 3000;
+    bp_gil_take(t, TAKE_MAY_WAIT, fake_now);
+    cr_expect_eq(atomic_load(&t->phase), PH_WAIT);
+    /* Even if the cond's timed wait is not seen, the take's end is read. */
+    fake_now = 8000;
+    bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
+    cr_expect_eq(atomic_load(&t->phase), PH_HELD);
+    cr_expect_eq(acc(t, PH_WAIT), 5000);
+    cr_expect_eq(atomic_load(&t->takes), 1);
+    /* A contended M is the same. */
+    struct bp_thread *u = fresh();
+    fake_now = 2000;
+    bp_gil_take(u, TAKE_CONTENDED, fake_now);
+    fake_now = 2600;
+    bp_gil_event(u, EV_LOCK_SWITCH, now_fn);
+    cr_expect_eq(acc(u, PH_WAIT), 600);
+}
+
+Test(gil, a_drop_is_one_record_change)
+{
+    struct bp_thread *t = fresh();
+    take_uncontended(t);
+    uint32_t seq_before = atomic_load(&t->seq);
+    fake_now = 4000;
+    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
+    cr_expect_eq(atomic_load(&t->seq), seq_before, "the drop's start writes no phase change");
+    bp_gil_event(t, EV_GIL_RELEASED, now_fn);
+    fake_now = 4500;
+    bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
+    cr_expect_eq(atomic_load(&t->seq), seq_before + 2, "one change at its end");
+    cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
+    cr_expect_eq(acc(t, PH_HELD), 3000);
+    cr_expect_eq(acc(t, PH_WAIT), 500);
+    /* A holder that locks M and lets go of nothing still holds, all along. */
+    struct bp_thread *u = fresh();
+    take_uncontended(u);
+    fake_now = 2000;
+    bp_gil_event(u, EV_LOCK_MUTEX, now_fn);
+    fake_now = 2100;
+    bp_gil_event(u, EV_UNLOCK_MUTEX, now_fn);
+    struct bp_times tm;
+    bp_thread_read(u, 3000, &tm);
+    cr_expect_eq(tm.phase, PH_HELD);
+    cr_expect_eq(tm.acc_ns[PH_HELD], 2000);
+    cr_expect_eq(tm.acc_ns[PH_WAIT], 0);
+}
+
+Test(gil, the_forced_switch_wait_starts_where_the_drop_ended_without_a_clock_read)
+{
+    struct bp_thread *t = fresh();
+    take_uncontended(t);
+    fake_now = 5000;
+    drop(t);
+    clock_reads = 0;
+    fake_now = 5040; /* lock(SM) comes a few instructions after the drop */
+    bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
+    cr_expect_eq(clock_reads, 0);
+    fake_now = 5600;
+    bp_gil_event(t, EV_UNLOCK_SWITCH, now_fn);
+    cr_expect_eq(acc(t, PH_WAIT), 600);
+    cr_expect_eq(acc(t, PH_OUTSIDE), 0, "not a nanosecond outside between the drop and the wait");
 }
