@@ -199,6 +199,7 @@ struct bp_thread {
     _Atomic uint64_t takes; /* completed GIL takes */
     _Atomic uint64_t forced;   /* waiters' full switch intervals that asked this thread, holding, to let go */
     _Atomic uint64_t favoured; /* GIL waits betapool shortened (the priority) */
+    _Atomic uint32_t asked;    /* waiters' timeouts, favoured ones too, that asked it to let go */
     /* Owner-private: where the thread is inside a take or drop (gil.c). */
     uint8_t gil_step;       /* enum bp_gil_step */
     /* Owner-private: how its last hold went (gil.c). A thread is brief
@@ -208,6 +209,7 @@ struct bp_thread {
     uint64_t hold_start_ns; /* when the current (or last) hold began */
     uint64_t hold_ns;       /* length of the last hold */
     uint64_t drop_ns;       /* when it ended */
+    uint32_t asked_seen;    /* `asked` at the end of the last hold */
     /* Identity, set before the thread runs or at its start/exit. */
     _Atomic int state;      /* enum bp_slot_state */
     uint8_t python;         /* CPython started this thread */
@@ -425,6 +427,9 @@ const char *bp_signal_name(enum bp_signal s) BP_HIDDEN;
 #define BP_EXEMPT_WAITING_MIN 0.05
 /* A hold shorter than this that ended of its own accord is brief. */
 #define BP_BRIEF_HOLD_NS 1000000u
+/* A thread the gate never parks, waiting this long for the GIL, is
+ * favoured (two of CPython's default switch intervals). */
+#define BP_STARVING_NS 10000000u
 #define BP_NATIVE_SHARE_MAX 0.5  /* Python CPU time outside the GIL above this: parallel native code */
 #define BP_OTHERS_MAX 0.25       /* other processes' share of a CPU above this: contested */
 #define BP_PIN_BACKOFF 50        /* intervals without a pin after leaving a contested CPU */

@@ -18,15 +18,18 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
                 return; /* a nested lock */
             /* The holder starts its drop. The clock is read here, before
              * M is taken, to keep the read out of M's critical section.
-             * The hold's length says whether the thread is brief (a hold
-             * a waiter's full switch interval ended is never brief). From
+             * The hold's length says whether the thread is brief, unless a
+             * waiter asked it to let go (see the cond's timed wait). From
              * here the thread reads as waiting (handover_ns); its record
              * changes once, when the drop ends. */
             uint64_t now = now_fn();
             t->gil_step = STEP_DROP_BEGIN;
             t->hold_ns = now > t->hold_start_ns ? now - t->hold_start_ns : 0;
             t->drop_ns = now;
-            atomic_store_explicit(&t->brief, t->hold_ns < BP_BRIEF_HOLD_NS, memory_order_relaxed);
+            uint32_t asked = atomic_load_explicit(&t->asked, memory_order_relaxed);
+            atomic_store_explicit(&t->brief, t->hold_ns < BP_BRIEF_HOLD_NS && asked == t->asked_seen,
+                                  memory_order_relaxed);
+            t->asked_seen = asked;
             atomic_store_explicit(&t->handover_ns, now, memory_order_relaxed);
             return;
         }

@@ -60,6 +60,8 @@ struct bp_thread *bp_thread_reserve(void)
     atomic_store_explicit(&t->takes, 0, memory_order_relaxed);
     atomic_store_explicit(&t->forced, 0, memory_order_relaxed);
     atomic_store_explicit(&t->favoured, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->asked, 0, memory_order_relaxed);
+    t->asked_seen = 0;
     t->gil_step = STEP_NONE;
     atomic_store_explicit(&t->brief, 1, memory_order_relaxed); /* until a hold says otherwise */
     t->hold_start_ns = t->hold_ns = t->drop_ns = 0;
