@@ -273,6 +273,9 @@ static int ref_valid(const struct bp_option *o, const char *s, long *v, double *
         for (long i = 0; o->choices[i]; i++)
             if (ascii_caseeq(s, o->choices[i]))
                 return *v = i, 1;
+        /* An older name of one choice (BETAPOOL_MODE=enforce means auto). */
+        if (o->alias && ascii_caseeq(s, o->alias))
+            return *v = o->alias_value, 1;
         return 0;
     case OPT_PATH:
         return *s && strlen(s) < sizeof o->path;

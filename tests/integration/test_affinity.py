@@ -100,7 +100,7 @@ class TestAffinity(EnforceCase):
                 unpin = next(r for r in moves if r["pin"] == "unpin")
                 note(f"affinity {label}: pinned to cpu {cpu} at {pin_t:.2f} s "
                      f"(native share {moves[0]['native_share']:.2f}); unpinned at {unpin['t']:.2f} s: "
-                     f"{unpin['reason']}")
+                     f"{unpin['pin_reason']}")
 
     def test_hashlib_pool_is_never_pinned(self):
         args = [wl("affinity_phases.py"), "hashlib"]
