@@ -32,10 +32,17 @@ FIGS = ("gil_held_ms", "gil_wait_ms", "idle_ms", "blocked_ms", "parked_ms")
 ACTIONS = ("scale_up", "scale_down", "veto", "hold")
 MODE_AUTO = 2
 
-# (a) and (f): 64 plain threads, a fixed amount of pure-Python work (about
-# 1-2 s of CPU on these machines), so that the result does not depend on
-# timing and can be compared with the run without the shim.
-CPU_THREADS, CPU_ITERS = 64, 120_000
+# (a) and (f): 32 plain threads computing at once (they start together, see
+# the workload), a fixed amount of pure-Python work so that the result does
+# not depend on timing and can be compared with the run without the shim.
+# (a) asserts that threads park, which needs takes behind the K slots after
+# the gate has shut (its first tick comes 25 ms in): each thread's work must
+# span several 5 ms switch intervals. 600,000 iterations are 22 ms on the
+# fastest Python here (Debian's 3.11, 27M/s) and 49 ms on the slowest
+# (pyenv's 3.10); the pool is 0.7-1.6 s of CPU. The old 120,000 fit inside
+# one switch interval on Debian's 3.11: with the other CPU busy no more than
+# K workers were ever alive at once, and nothing parked (issue 22).
+CPU_THREADS, CPU_ITERS = 32, 600_000
 # (b): 64 threads, each looping time.sleep(2 ms) + spin(200) for 2 s.
 SLEEP_ARGS = ("64", "2.0", "0.002", "200")
 # (c): a spinner and 8 CPU-bound workers; worker 0 sets the flag. With K
