@@ -22,32 +22,36 @@
 #define BP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define BP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* ---- real.c: the functions betapool interposes, resolved in one place ---- */
+/* ---- real.c: the functions betapool interposes, filled in one place ----
+ * Every pointer is always callable: until resolved it is a first-call stub
+ * that resolves the table (or, for CPython's entry points, looks in the
+ * Python image) and forwards, or answers with its fallback (real.c). */
 struct bp_real {
-    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-    int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
-    int (*mutex_lock)(pthread_mutex_t *);
-    int (*mutex_trylock)(pthread_mutex_t *);
-    int (*mutex_unlock)(pthread_mutex_t *);
-    int (*cond_init)(pthread_cond_t *, const pthread_condattr_t *);
-    int (*cond_signal)(pthread_cond_t *);
-    int (*cond_broadcast)(pthread_cond_t *); /* not hooked: the priority's hand-over */
-    int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-    int (*sem_wait)(sem_t *);
-    int (*sem_timedwait)(sem_t *, const struct timespec *);
-    int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
-    int (*execve)(const char *, char *const[], char *const[]);
-    int (*execv)(const char *, char *const[]);
-    int (*execvp)(const char *, char *const[]);
-    int (*execvpe)(const char *, char *const[], char *const[]);
-    int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-                       char *const[], char *const[]);
-    int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-                        char *const[], char *const[]);
-    int (*system)(const char *);
-    FILE *(*popen)(const char *, const char *);
-    unsigned long (*start_new_thread)(void (*)(void *), void *);
-    int (*start_joinable_thread)(void (*)(void *), void *, void *, void *);
+    int (*_Atomic pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    int (*_Atomic mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
+    int (*_Atomic mutex_lock)(pthread_mutex_t *);
+    int (*_Atomic mutex_trylock)(pthread_mutex_t *);
+    int (*_Atomic mutex_unlock)(pthread_mutex_t *);
+    int (*_Atomic cond_init)(pthread_cond_t *, const pthread_condattr_t *);
+    int (*_Atomic cond_signal)(pthread_cond_t *);
+    int (*_Atomic cond_broadcast)(pthread_cond_t *); /* not hooked: the priority's hand-over */
+    int (*_Atomic cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+    int (*_Atomic sem_wait)(sem_t *);
+    int (*_Atomic sem_timedwait)(sem_t *, const struct timespec *);
+    int (*_Atomic sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+    int (*_Atomic execve)(const char *, char *const[], char *const[]);
+    int (*_Atomic execv)(const char *, char *const[]);
+    int (*_Atomic execvp)(const char *, char *const[]);
+    int (*_Atomic execvpe)(const char *, char *const[], char *const[]);
+    int (*_Atomic posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                               const posix_spawnattr_t *, char *const[], char *const[]);
+    int (*_Atomic posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                                const posix_spawnattr_t *, char *const[], char *const[]);
+    int (*_Atomic system)(const char *);
+    FILE *(*_Atomic popen)(const char *, const char *);
+    unsigned long (*_Atomic start_new_thread)(void (*)(void *), void *);
+    int (*_Atomic start_joinable_thread)(void (*)(void *), void *, void *, void *);
+    int (*_Atomic dl_find_object)(void *, void *); /* not hooked: glibc 2.35+, image.c */
     _Atomic int resolved;
 };
 extern struct bp_real bp_real BP_HIDDEN;
@@ -57,6 +61,16 @@ static inline void bp_real_ensure(void)
     if (BP_UNLIKELY(!atomic_load_explicit(&bp_real.resolved, memory_order_acquire)))
         bp_real_resolve();
 }
+
+/* ---- image.c: loaded images, read without the loader lock ---- */
+struct bp_image {
+    uintptr_t lo, hi; /* the image's mapping */
+    void *map;        /* its struct link_map */
+};
+/* The image holding addr; 0 when none (or glibc lacks _dl_find_object). */
+int bp_image_at(const void *addr, struct bp_image *out) BP_HIDDEN;
+/* The address of name as the image itself defines it; NULL if it does not. */
+void *bp_image_symbol(const struct bp_image *img, const char *name) BP_HIDDEN;
 
 /* ---- clock.c: betapool's nanoseconds ----
  *
@@ -512,8 +526,9 @@ void bp_affinity_after_fork_child(void) BP_HIDDEN;
 
 /* ---- python.c: is this CPython, and which image is it ---- */
 struct bp_python {
-    int is_python;
-    uintptr_t text_lo, text_hi;   /* the executable segment of the Python image */
+    _Atomic int is_python;
+    _Atomic uintptr_t text_lo, text_hi; /* the Python image (its executable segment, or its whole mapping) */
+    struct bp_image image;        /* where known: its symbols are read from it */
     char version[32];
     int hooked_start_new;         /* our PyThread_start_new_thread is the bound one */
     int hooked_start_joinable;
@@ -521,6 +536,8 @@ struct bp_python {
 extern struct bp_python bp_python BP_HIDDEN;
 void bp_python_detect(void) BP_HIDDEN;
 void bp_python_read_version(void) BP_HIDDEN;
+/* A symbol of the Python image itself (not betapool's hook of that name). */
+void *bp_python_symbol(const char *name) BP_HIDDEN;
 /* 3.13: CPython's own debug offsets. Returns 2 when they confirm the GIL
  * found, 1 when there is nothing to compare, 0 when they refute it; sets
  * *free_threaded. */
@@ -528,7 +545,8 @@ int bp_python_cross_check(void *gil_cond, int *free_threaded, char *why, size_t 
 static inline int bp_in_python(const void *addr)
 {
     uintptr_t a = (uintptr_t)addr;
-    return a >= bp_python.text_lo && a < bp_python.text_hi;
+    uintptr_t hi = atomic_load_explicit(&bp_python.text_hi, memory_order_acquire);
+    return a >= atomic_load_explicit(&bp_python.text_lo, memory_order_relaxed) && a < hi;
 }
 
 /* ---- options.c ---- */

@@ -18,16 +18,6 @@
 /* Set by the CPython thread-start hooks for the pthread_create they make. */
 static __thread __attribute__((tls_model("initial-exec"))) uint8_t start_via;
 
-/* glibc's own aliases, bound directly: used only in the moment while
- * dlsym is being resolved and reaches back into a mutex (an interposed
- * allocator, say), when the real pointers are not known yet. */
-int bp_libc_mutex_lock(pthread_mutex_t *);
-int bp_libc_mutex_unlock(pthread_mutex_t *);
-int bp_libc_mutex_init(pthread_mutex_t *, const pthread_mutexattr_t *);
-__asm__(".symver bp_libc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
-__asm__(".symver bp_libc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
-__asm__(".symver bp_libc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
-
 static inline int is_gil(const void *obj, _Atomic(void *) *which)
 {
     void *g = atomic_load_explicit(which, memory_order_relaxed);
@@ -66,9 +56,6 @@ static void *thread_trampoline(void *arg)
 
 HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.pthread_create))
-        return EAGAIN;
     uint8_t via = start_via;
     start_via = 0;
     if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
@@ -96,9 +83,6 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
  * only mark the pthread_create they are about to make. */
 HOOK unsigned long PyThread_start_new_thread(void (*func)(void *), void *arg)
 {
-    bp_real_ensure();
-    if (!bp_real.start_new_thread)
-        return (unsigned long)-1; /* PYTHREAD_INVALID_THREAD_ID */
     int outer = start_via == 0;
     if (outer)
         start_via = VIA_START_NEW_THREAD;
@@ -115,9 +99,6 @@ extern __typeof__(PyThread_start_new_thread) bp_own_start_new_thread
 
 HOOK int PyThread_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle)
 {
-    bp_real_ensure();
-    if (!bp_real.start_joinable_thread)
-        return -1;
     int outer = start_via == 0;
     if (outer)
         start_via = VIA_START_JOINABLE;
@@ -131,9 +112,6 @@ HOOK int PyThread_start_joinable_thread(void (*func)(void *), void *arg, void *i
 
 HOOK int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.mutex_init))
-        return bp_libc_mutex_init(m, attr);
     int r = bp_real.mutex_init(m, attr);
     if (atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
         bp_gil_note_mutex_init(m);
@@ -142,9 +120,6 @@ HOOK int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 
 HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.cond_init))
-        return EAGAIN;
     int r = bp_real.cond_init(c, attr);
     if (r == 0 && atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
         bp_gil_note_cond_init(c);
@@ -169,53 +144,6 @@ static inline uintptr_t gil_distance(const void *obj)
     return (uintptr_t)obj - (uintptr_t)atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
 }
 
-/* The real functions the busiest hooks call, one load away: each starts as
- * a resolver of its own (a call that arrives before the constructor), which
- * puts the real function in its place once it is known. */
-static int mutex_lock_early(pthread_mutex_t *m);
-static int mutex_unlock_early(pthread_mutex_t *m);
-static int cond_signal_early(pthread_cond_t *c);
-static int (*_Atomic next_mutex_lock)(pthread_mutex_t *) = mutex_lock_early;
-static int (*_Atomic next_mutex_unlock)(pthread_mutex_t *) = mutex_unlock_early;
-static int (*_Atomic next_cond_signal)(pthread_cond_t *) = cond_signal_early;
-
-static __attribute__((noinline, cold)) int mutex_lock_early(pthread_mutex_t *m)
-{
-    bp_real_ensure();
-    if (!bp_real.mutex_lock)
-        return bp_libc_mutex_lock(m); /* dlsym is resolving and reached back in */
-    atomic_store_explicit(&next_mutex_lock, bp_real.mutex_lock, memory_order_relaxed);
-    return bp_real.mutex_lock(m);
-}
-
-static __attribute__((noinline, cold)) int mutex_unlock_early(pthread_mutex_t *m)
-{
-    bp_real_ensure();
-    if (!bp_real.mutex_unlock)
-        return bp_libc_mutex_unlock(m);
-    atomic_store_explicit(&next_mutex_unlock, bp_real.mutex_unlock, memory_order_relaxed);
-    return bp_real.mutex_unlock(m);
-}
-
-static __attribute__((noinline, cold)) int cond_signal_early(pthread_cond_t *c)
-{
-    bp_real_ensure();
-    if (!bp_real.cond_signal)
-        return EINVAL;
-    atomic_store_explicit(&next_cond_signal, bp_real.cond_signal, memory_order_relaxed);
-    return bp_real.cond_signal(c);
-}
-
-static inline int real_mutex_lock(pthread_mutex_t *m)
-{
-    return atomic_load_explicit(&next_mutex_lock, memory_order_relaxed)(m);
-}
-
-static inline int real_mutex_unlock(pthread_mutex_t *m)
-{
-    return atomic_load_explicit(&next_mutex_unlock, memory_order_relaxed)(m);
-}
-
 /* CPython's own `locked` flag, stable while M is held: take_gil sets it and
  * drop_gil clears it, both under M. (The first takes check that this is
  * the flag: bp_gil_check_take.) */
@@ -236,12 +164,12 @@ static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthre
     if (!t->has_slot && bp_gate_applies(t) && bp_gate_enter(t, now))
         now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
     t->after_idle = 0;
-    if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
+    if (bp_real.mutex_trylock(m) == 0) {
         bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
         return 0;
     }
     bp_gil_take_rule(t, TAKE_CONTENDED, now);
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
 }
 
 /* lock(M) by a thread outside the GIL starts a take; by the holder, a
@@ -255,7 +183,7 @@ static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread
             if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed))
                 return take_begin_gated(t, m);
             t->after_idle = 0;
-            if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
+            if (bp_real.mutex_trylock(m) == 0) {
                 bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
                 return 0;
             }
@@ -264,7 +192,7 @@ static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread
             bp_gil_rule(t, EV_LOCK_MUTEX, bp_now_ns);
         }
     }
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
 }
 
 /* lock(SM) by a thread not holding the GIL: a take completes, or a drop's
@@ -273,7 +201,7 @@ static __attribute__((noinline)) int gil_switch_lock(struct bp_thread *t, pthrea
 {
     if (BP_LIKELY(m == atomic_load_explicit(&bp_gil.switch_mutex, memory_order_relaxed)))
         bp_gil_rule(t, EV_LOCK_SWITCH, bp_now_ns);
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
 }
 
 HOOK int pthread_mutex_lock(pthread_mutex_t *m)
@@ -288,7 +216,7 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
                 return gil_switch_lock(t, m);
         }
     }
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
 }
 
 /* An unlock of the GIL's mutexes while a take or a drop is under way.
@@ -300,11 +228,11 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 static __attribute__((noinline)) int gil_mutex_unlock(struct bp_thread *t, pthread_mutex_t *m)
 {
     if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed)))
-        return real_mutex_unlock(m);
+        return bp_real.mutex_unlock(m);
     if (t->gil_step == STEP_DROP_BEGIN && !gil_locked())
         bp_gil_rule(t, EV_GIL_RELEASED, bp_now_ns);
     int dropping = t->gil_step == STEP_DROPPING;
-    int r = real_mutex_unlock(m);
+    int r = bp_real.mutex_unlock(m);
     bp_gil_rule(t, EV_UNLOCK_MUTEX, bp_now_ns);
     if (dropping && BP_UNLIKELY(t->has_slot) && atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE)
         bp_gate_release(t); /* out of the GIL: its slot is free */
@@ -313,7 +241,7 @@ static __attribute__((noinline)) int gil_mutex_unlock(struct bp_thread *t, pthre
 
 static __attribute__((noinline)) int gil_switch_unlock_after(struct bp_thread *t, pthread_mutex_t *m)
 {
-    int r = real_mutex_unlock(m);
+    int r = bp_real.mutex_unlock(m);
     bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
     return r;
 }
@@ -321,7 +249,7 @@ static __attribute__((noinline)) int gil_switch_unlock_after(struct bp_thread *t
 static __attribute__((noinline)) int gil_switch_unlock(struct bp_thread *t, pthread_mutex_t *m)
 {
     if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.switch_mutex, memory_order_relaxed)))
-        return real_mutex_unlock(m);
+        return bp_real.mutex_unlock(m);
     uint8_t step = t->gil_step;
     if (step != STEP_TAKEN_FREE && step != STEP_TAKEN_CHECK)
         return gil_switch_unlock_after(t, m);
@@ -333,7 +261,7 @@ static __attribute__((noinline)) int gil_switch_unlock(struct bp_thread *t, pthr
     } else {
         bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
     }
-    return real_mutex_unlock(m);
+    return bp_real.mutex_unlock(m);
 }
 
 HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
@@ -348,7 +276,7 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
                 return gil_switch_unlock(t, m);
         }
     }
-    return real_mutex_unlock(m);
+    return bp_real.mutex_unlock(m);
 }
 
 /* The GIL's cond is signalled by the holder's drop (and its switch cond by
@@ -359,9 +287,9 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
 HOOK int pthread_cond_signal(pthread_cond_t *c)
 {
     if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) &&
-        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed) && bp_real.cond_broadcast)
+        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed))
         return bp_real.cond_broadcast(c);
-    return atomic_load_explicit(&next_cond_signal, memory_order_relaxed)(c);
+    return bp_real.cond_signal(c);
 }
 
 /* The GIL priority. take_gil waits on the GIL's cond until a deadline one
@@ -419,9 +347,6 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
 
 HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.cond_timedwait))
-        return EINVAL;
     struct bp_thread *t;
     if (!is_gil(c, &bp_gil.cond) || !(t = bp_self))
         return bp_real.cond_timedwait(c, m, abstime);
@@ -485,11 +410,6 @@ static inline void idle_end(struct bp_thread *t)
 
 HOOK int sem_wait(sem_t *s)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_wait)) {
-        errno = ENOSYS;
-        return -1;
-    }
     struct bp_thread *t = idle_begin(CALLER());
     int r = bp_real.sem_wait(s);
     idle_end(t);
@@ -498,11 +418,6 @@ HOOK int sem_wait(sem_t *s)
 
 HOOK int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_timedwait)) {
-        errno = ENOSYS;
-        return -1;
-    }
     struct bp_thread *t = idle_begin(CALLER());
     int r = bp_real.sem_timedwait(s, abstime);
     idle_end(t);
@@ -511,11 +426,6 @@ HOOK int sem_timedwait(sem_t *s, const struct timespec *abstime)
 
 HOOK int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_clockwait)) {
-        errno = ENOSYS;
-        return -1;
-    }
     struct bp_thread *t = idle_begin(CALLER());
     int r = bp_real.sem_clockwait(s, clock, abstime);
     idle_end(t);
@@ -531,30 +441,26 @@ extern __typeof__(PyThread_start_joinable_thread) bp_own_start_joinable_thread
  * These run in the child of vfork too, where nothing may be written. */
 HOOK int execve(const char *path, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execve ? bp_real.execve(path, argv, envp) : (errno = ENOSYS, -1);
+    return bp_real.execve(path, argv, envp);
 }
 
 HOOK int execv(const char *path, char *const argv[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execv ? bp_real.execv(path, argv) : (errno = ENOSYS, -1);
+    return bp_real.execv(path, argv);
 }
 
 HOOK int execvp(const char *file, char *const argv[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execvp ? bp_real.execvp(file, argv) : (errno = ENOSYS, -1);
+    return bp_real.execvp(file, argv);
 }
 
 HOOK int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execvpe ? bp_real.execvpe(file, argv, envp) : (errno = ENOSYS, -1);
+    return bp_real.execvpe(file, argv, envp);
 }
 
 /* posix_spawn, system and popen start their child inside libc, out of
@@ -565,8 +471,6 @@ typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *, 
 static int spawn_unpinned(spawn_fn *fn, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    if (!fn)
-        return ENOSYS;
     int lent = bp_affinity_release_self();
     int r = fn(pid, path, actions, attr, argv, envp);
     if (lent)
@@ -577,22 +481,17 @@ static int spawn_unpinned(spawn_fn *fn, pid_t *pid, const char *path, const posi
 HOOK int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     return spawn_unpinned(bp_real.posix_spawn, pid, path, actions, attr, argv, envp);
 }
 
 HOOK int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     return spawn_unpinned(bp_real.posix_spawnp, pid, file, actions, attr, argv, envp);
 }
 
 HOOK int system(const char *command)
 {
-    bp_real_ensure();
-    if (!bp_real.system)
-        return -1;
     int lent = bp_affinity_release_self();
     int r = bp_real.system(command);
     if (lent)
@@ -602,9 +501,6 @@ HOOK int system(const char *command)
 
 HOOK FILE *popen(const char *command, const char *type)
 {
-    bp_real_ensure();
-    if (!bp_real.popen)
-        return NULL;
     int lent = bp_affinity_release_self();
     FILE *r = bp_real.popen(command, type);
     if (lent)

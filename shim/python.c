@@ -59,7 +59,8 @@ void bp_python_detect(void)
         return;
     bp_python.text_lo = ft.lo;
     bp_python.text_hi = ft.hi;
-    bp_python.is_python = 1;
+    bp_image_at(entry, &bp_python.image);
+    atomic_store_explicit(&bp_python.is_python, 1, memory_order_release);
     bp_python.hooked_start_new =
         dlsym(RTLD_DEFAULT, "PyThread_start_new_thread") == (void *)bp_own_start_new_thread;
     bp_python.hooked_start_joinable =
@@ -68,11 +69,24 @@ void bp_python_detect(void)
     snprintf(bp_python.version, sizeof bp_python.version, "unknown");
 }
 
+/* A symbol of the Python image, as that image defines it (never our own
+ * hook of the same name): read from its symbol table where the image is
+ * known, else the loader's next definition after ours (a libpython loaded
+ * with RTLD_GLOBAL after start, not recognised). */
+void *bp_python_symbol(const char *name)
+{
+    if (atomic_load_explicit(&bp_python.is_python, memory_order_acquire) && bp_python.image.map)
+        return bp_image_symbol(&bp_python.image, name);
+    return dlsym(RTLD_NEXT, name);
+}
+
 /* The version, read from data (Py_Version, 3.11+) or from Py_GetVersion,
  * which only formats constants; called from the shim's own thread. */
 void bp_python_read_version(void)
 {
     const unsigned long *hex = dlsym(RTLD_DEFAULT, "Py_Version");
+    if (!hex)
+        hex = bp_python_symbol("Py_Version"); /* a libpython loaded RTLD_LOCAL */
     if (hex && *hex) {
         unsigned long v = *hex;
         unsigned major = (v >> 24) & 0xff, minor = (v >> 16) & 0xff, micro = (v >> 8) & 0xff;
@@ -86,6 +100,8 @@ void bp_python_read_version(void)
         return;
     }
     const char *(*get_version)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
+    if (!get_version)
+        get_version = (const char *(*)(void))bp_python_symbol("Py_GetVersion");
     if (get_version) {
         const char *s = get_version();
         size_t n = strcspn(s, " ");
@@ -121,6 +137,8 @@ int bp_python_cross_check(void *gil_cond, int *free_threaded, char *why, size_t 
 {
     *free_threaded = 0;
     const char *rt = dlsym(RTLD_DEFAULT, "_PyRuntime");
+    if (!rt)
+        rt = bp_python_symbol("_PyRuntime");
     if (!rt || memcmp(rt, "xdebugpy", 8) != 0)
         return 1; /* before 3.13: nothing to compare with */
     struct debug_offsets_313 d;
