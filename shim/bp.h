@@ -529,6 +529,9 @@ struct bp_python {
     _Atomic int is_python;
     _Atomic uintptr_t text_lo, text_hi; /* the Python image (its executable segment, or its whole mapping) */
     struct bp_image image;        /* where known: its symbols are read from it */
+    int late;                     /* it arrived after start (dlopen) */
+    const char *arrived_at;       /* ... and was recognised in this hook */
+    int arrived_running;          /* ... at a thread start: its GIL was made before */
     char version[32];
     int hooked_start_new;         /* our PyThread_start_new_thread is the bound one */
     int hooked_start_joinable;
@@ -538,6 +541,12 @@ void bp_python_detect(void) BP_HIDDEN;
 void bp_python_read_version(void) BP_HIDDEN;
 /* A symbol of the Python image itself (not betapool's hook of that name). */
 void *bp_python_symbol(const char *name) BP_HIDDEN;
+/* Set while no Python is known and one may still arrive (by dlopen). */
+extern _Atomic int bp_python_waiting BP_HIDDEN;
+/* Is addr in a Python image that arrived after start? Recognises it (once)
+ * when so, in the hook named where; 1 when a Python is known. Lock-free;
+ * for the hooks. */
+int bp_python_arrive(const void *addr, const char *where) BP_HIDDEN;
 /* 3.13: CPython's own debug offsets. Returns 2 when they confirm the GIL
  * found, 1 when there is nothing to compare, 0 when they refute it; sets
  * *free_threaded. */
@@ -617,6 +626,7 @@ void bp_log_forget(void) BP_HIDDEN; /* in a forked child: drop the parent's log 
 /* ---- shim.c / monitor.c ---- */
 extern _Atomic int bp_active BP_HIDDEN;  /* hooks do their work only when set */
 extern uint64_t bp_t0_ns BP_HIDDEN;
+void bp_shim_activate(void) BP_HIDDEN; /* once: options, clock, log, the calling thread's record */
 void bp_warn(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2)));
 void bp_say(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2)));
 void bp_monitor_ensure(void) BP_HIDDEN; /* start it once, with the first Python thread */

@@ -58,6 +58,11 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
 {
     uint8_t via = start_via;
     start_via = 0;
+    /* A Python that arrived after start, seen starting a thread (its GIL
+     * made before betapool saw it: the monitor says so). */
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)) &&
+        !bp_python_arrive((const void *)fn, "pthread_create"))
+        bp_python_arrive(CALLER(), "pthread_create");
     if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
         return bp_real.pthread_create(th, attr, fn, arg);
     bp_monitor_after_fork_child();
@@ -71,7 +76,9 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     t->start_arg = arg;
     struct bp_thread *self = bp_self;
     t->inherit_pin = self && atomic_load_explicit(&self->aff, memory_order_relaxed) == AFF_PINNED;
-    if (t->python)
+    /* In a host that loaded Python later, its own threads run the Python
+     * code (uWSGI's request threads): the first one starts the monitor. */
+    if (t->python || bp_python.late)
         bp_monitor_ensure();
     int rc = bp_real.pthread_create(th, attr, thread_trampoline, t);
     if (rc)
@@ -83,6 +90,9 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
  * only mark the pthread_create they are about to make. */
 HOOK unsigned long PyThread_start_new_thread(void (*func)(void *), void *arg)
 {
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "PyThread_start_new_thread");
+    bp_python.hooked_start_new = 1;
     int outer = start_via == 0;
     if (outer)
         start_via = VIA_START_NEW_THREAD;
@@ -99,6 +109,9 @@ extern __typeof__(PyThread_start_new_thread) bp_own_start_new_thread
 
 HOOK int PyThread_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle)
 {
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "PyThread_start_joinable_thread");
+    bp_python.hooked_start_joinable = 1;
     int outer = start_via == 0;
     if (outer)
         start_via = VIA_START_JOINABLE;
@@ -113,6 +126,10 @@ HOOK int PyThread_start_joinable_thread(void (*func)(void *), void *arg, void *i
 HOOK int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
     int r = bp_real.mutex_init(m, attr);
+    /* create_gil initialises the GIL's mutexes first: a Python that
+     * arrived after start is recognised here, in time to see its GIL made. */
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "pthread_mutex_init");
     if (atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
         bp_gil_note_mutex_init(m);
     return r;
@@ -121,6 +138,8 @@ HOOK int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {
     int r = bp_real.cond_init(c, attr);
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "pthread_cond_init");
     if (r == 0 && atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
         bp_gil_note_cond_init(c);
     return r;

@@ -322,7 +322,12 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     }
     if (!start_written) {
         write_start(now);
-        if (!atomic_load(&bp_gil.found)) {
+        if (!atomic_load(&bp_gil.found) && bp_python.arrived_running) {
+            bp_note("warning", "the GIL was not found: the Python image arrived after start and made its GIL "
+                               "before betapool recognised the image: betapool observes threads only and "
+                               "throttles nothing");
+            gil_note_written = 1;
+        } else if (!atomic_load(&bp_gil.found)) {
             bp_note("warning", "the GIL was not found (an unknown CPython?): betapool observes thread "
                                "starts only and throttles nothing");
             gil_note_written = 1;

@@ -80,6 +80,64 @@ void *bp_python_symbol(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
+/* ---- a Python that arrives after start ----
+ *
+ * A host that dlopens libpython (uWSGI's python plugin, a C program) starts
+ * without one: the constructor finds no Python and the shim waits. Hooks
+ * that a Python image calls before it needs betapool ask here with their
+ * caller's address: pthread_mutex_init and pthread_cond_init (create_gil
+ * calls both, so the GIL is seen being made), pthread_create (its start
+ * routine) and CPython's thread-start entry points. An image is Python when
+ * it exports PyThread_start_new_thread, as at start. The answer comes from
+ * memory alone (image.c); images found not to be Python are remembered, so
+ * a program that never loads Python pays one compare per such call. */
+_Atomic int bp_python_waiting;
+
+#define NOT_PYTHON 8
+static _Atomic(void *) not_python_map[NOT_PYTHON];
+static _Atomic uintptr_t not_python_lo[NOT_PYTHON];
+static _Atomic unsigned not_python_next;
+
+int bp_python_arrive(const void *addr, const char *where)
+{
+    if (atomic_load_explicit(&bp_python.is_python, memory_order_acquire))
+        return 1;
+    struct bp_image img;
+    if (!bp_image_at(addr, &img))
+        return 0;
+    for (int i = 0; i < NOT_PYTHON; i++)
+        if (atomic_load_explicit(&not_python_map[i], memory_order_relaxed) == img.map &&
+            atomic_load_explicit(&not_python_lo[i], memory_order_relaxed) == img.lo)
+            return 0;
+    if (!bp_image_symbol(&img, "PyThread_start_new_thread")) {
+        unsigned i = atomic_fetch_add_explicit(&not_python_next, 1, memory_order_relaxed) % NOT_PYTHON;
+        atomic_store_explicit(&not_python_lo[i], img.lo, memory_order_relaxed);
+        atomic_store_explicit(&not_python_map[i], img.map, memory_order_relaxed);
+        return 0;
+    }
+    /* One thread publishes; another finding the same image meanwhile
+     * waits for nothing and simply sees it next time. */
+    static _Atomic int claimed;
+    int unclaimed = 0;
+    if (!atomic_compare_exchange_strong(&claimed, &unclaimed, 1))
+        return 0;
+    bp_python.image = img;
+    bp_python.late = 1;
+    bp_python.arrived_at = where;
+    /* Seen first starting a thread, not making its locks: it was running,
+     * its GIL made already. */
+    bp_python.arrived_running = strcmp(where, "pthread_mutex_init") != 0 && strcmp(where, "pthread_cond_init") != 0;
+    snprintf(bp_python.version, sizeof bp_python.version, "unknown");
+    /* lo before hi: a reader (bp_in_python) that sees the new end sees
+     * the new start, and never a range from 0. */
+    atomic_store_explicit(&bp_python.text_lo, img.lo, memory_order_relaxed);
+    atomic_store_explicit(&bp_python.text_hi, img.hi, memory_order_release);
+    atomic_store_explicit(&bp_python.is_python, 1, memory_order_release);
+    atomic_store_explicit(&bp_python_waiting, 0, memory_order_relaxed);
+    bp_shim_activate();
+    return 1;
+}
+
 /* The version, read from data (Py_Version, 3.11+) or from Py_GetVersion,
  * which only formats constants; called from the shim's own thread. */
 void bp_python_read_version(void)
