@@ -33,6 +33,7 @@ struct bp_real {
     int (*_Atomic mutex_trylock)(pthread_mutex_t *);
     int (*_Atomic mutex_unlock)(pthread_mutex_t *);
     int (*_Atomic cond_init)(pthread_cond_t *, const pthread_condattr_t *);
+    int (*_Atomic cond_destroy)(pthread_cond_t *);
     int (*_Atomic cond_signal)(pthread_cond_t *);
     int (*_Atomic cond_broadcast)(pthread_cond_t *); /* not hooked: the priority's hand-over */
     int (*_Atomic cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
@@ -216,6 +217,13 @@ struct bp_thread {
     _Atomic uint32_t asked;    /* waiters' timeouts, favoured ones too, that asked it to let go */
     /* Owner-private: where the thread is inside a take or drop (gil.c). */
     uint8_t gil_step;       /* enum bp_gil_step */
+    /* Owner-private: the GIL of its current (or last) take: 0 the main
+     * interpreter's, i > 0 bp_gil_others[i - 1] (a sub-interpreter's own). */
+    uint8_t gil_other;
+    /* Set at its first take of another GIL, never cleared: it computes in
+     * parallel with the main GIL's threads, so it is never pinned with
+     * them nor parked by their gate (read by the monitor and affinity). */
+    _Atomic uint8_t other_gil_seen;
     /* Owner-private: how its last hold went (gil.c). A thread is brief
      * while its last hold was shorter than BP_BRIEF_HOLD_NS and ended of
      * its own accord: it is never parked, and it may be favoured. */
@@ -334,12 +342,21 @@ struct bp_gil {
     _Atomic(void *) switch_mutex;  /* SM = C + 136 */
     _Atomic int found;
     _Atomic int claimed;           /* one GIL is (being) followed: see gil.c */
-    _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters) */
+    _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters), ever */
+    _Atomic int others;            /* slots of bp_gil_others in use or used (the hooks look that far) */
+    _Atomic int others_untracked;  /* more GILs than bp_gil_others holds */
     _Atomic int disabled;          /* a free-threaded CPython without a GIL */
     _Atomic int layout_checks;     /* takes still to verify (see gil.c) */
     _Atomic int layout_failed;
 };
 extern struct bp_gil bp_gil BP_HIDDEN;
+/* The conds of the other GILs followed (NULL: a free slot): sub-interpreters
+ * with a GIL of their own (3.12+), learned at their create_gil, forgotten
+ * at their destroy_gil. Their threads' takes and drops follow the same
+ * rules; the gate, the priority and affinity act on the main GIL only. */
+#define BP_OTHER_GILS 16
+extern _Atomic(void *) bp_gil_others[BP_OTHER_GILS] BP_HIDDEN;
+void bp_gil_note_cond_destroy(void *c) BP_HIDDEN;
 /* Offset of the GIL struct's `locked` flag from its cond (x86-64 glibc):
  * interval, last_holder, locked, switch_number, then cond. */
 #define BP_GIL_LOCKED_FROM_COND (-16)
@@ -418,7 +435,8 @@ void bp_gate_after_fork_child(void) BP_HIDDEN;
 static inline int bp_gate_applies(const struct bp_thread *t)
 {
     return !atomic_load_explicit(&t->brief, memory_order_relaxed) && t->python && t->via != VIA_MAIN &&
-           atomic_load_explicit(&t->takes, memory_order_relaxed) > 0;
+           atomic_load_explicit(&t->takes, memory_order_relaxed) > 0 &&
+           !atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed);
 }
 
 /* ---- controller.c: one decision per interval, a pure function ---- */

@@ -20,6 +20,7 @@ static _Atomic int mon_stop;
 static _Atomic int restart_in_child; /* set in a fork child that may log */
 static int start_written;
 static int gil_note_written;
+static int others_note_written;
 static uint64_t threads_started, threads_exited, python_threads;
 static struct bp_figures run_totals; /* threads that ended */
 static char line[1 << 14];
@@ -199,6 +200,8 @@ static void write_thread_event(const char *event, const struct bp_thread *t, con
     bp_json_int(&j, "tid", t->tid);
     bp_json_bool(&j, "python", t->python);
     bp_json_str(&j, "via", bp_via_name(t->via));
+    if (atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed))
+        bp_json_bool(&j, "other_gil", 1);
     if (f)
         bp_json_figures(&j, f);
     emit(&j);
@@ -309,7 +312,7 @@ static void decide(uint64_t now, uint64_t span, const struct bp_figures *proc, c
 /* One pass over the table. final: the process is exiting. */
 static void tick(uint64_t now, int final, struct bp_json *exit_json)
 {
-    struct bp_figures proc = {0}, workers = {0}, main_thread = {0};
+    struct bp_figures proc = {0}, workers = {0}, main_thread = {0}, main_gil = {0};
     unsigned alive = 0, waiting = 0;
     uint64_t forced = 0, workers_forced = 0, favoured = 0;
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
@@ -332,6 +335,12 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
                                "starts only and throttles nothing");
             gil_note_written = 1;
         }
+    }
+    if (!others_note_written && atomic_load(&bp_gil.foreign_gils) > 0 && atomic_load(&bp_gil.found)) {
+        bp_note("info", "a sub-interpreter made a GIL of its own: each such GIL is followed on its own, and "
+                        "the threads that take one are never pinned with the main GIL's threads nor parked "
+                        "by its gate");
+        others_note_written = 1;
     }
     if (!gil_note_written && atomic_load(&bp_gil.found)) {
         bp_note("info", "the GIL was found after the start record");
@@ -378,7 +387,13 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
             bp_figures_add(&proc, &f);
             forced += forced_d;
             favoured += favoured_d;
-            if (t->python && t->via != VIA_MAIN) {
+            int other_gil = atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed);
+            if (!other_gil)
+                bp_figures_add(&main_gil, &f);
+            if (other_gil) {
+                /* A sub-interpreter's thread: it waits for and holds its
+                 * own GIL; the main GIL's K, gate and CPU are not about it. */
+            } else if (t->python && t->via != VIA_MAIN) {
                 /* K and the gate are about the computing workers, the
                  * only ones the gate parks: a socket handler's sleeps
                  * beside CPU threads must not raise their beta_io. */
@@ -425,6 +440,8 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
                 bp_json_int(exit_json, "tid", t->tid);
                 bp_json_bool(exit_json, "python", t->python);
                 bp_json_str(exit_json, "via", bp_via_name(t->via));
+                if (atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed))
+                    bp_json_bool(exit_json, "other_gil", 1);
                 if (counts)
                     bp_json_figures(exit_json, &life);
                 bp_json_close(exit_json, '}');
@@ -460,7 +477,7 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
      * affinity sees every Python thread. Nothing is decided once the GIL is
      * no longer followed. */
     if (acting && !final && atomic_load(&bp_gil.found))
-        decide(now, now > last_tick_ns ? now - last_tick_ns : 0, &proc, &workers, workers_forced, &main_thread);
+        decide(now, now > last_tick_ns ? now - last_tick_ns : 0, &main_gil, &workers, workers_forced, &main_thread);
     last_tick_ns = now;
     bp_log_flush();
 

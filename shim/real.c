@@ -48,6 +48,7 @@ __asm__(".symver bp_libc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
     X(mutex_unlock, "pthread_mutex_unlock", NULL, int, P(pthread_mutex_t * a), P(a), bp_libc_mutex_unlock(a))   \
     X(cond_init, "pthread_cond_init", COND_VERSION, int, P(pthread_cond_t * a, const pthread_condattr_t *b),     \
       P(a, b), EAGAIN)                                                                                          \
+    X(cond_destroy, "pthread_cond_destroy", COND_VERSION, int, P(pthread_cond_t * a), P(a), 0)                  \
     X(cond_signal, "pthread_cond_signal", COND_VERSION, int, P(pthread_cond_t * a), P(a), EINVAL)               \
     X(cond_broadcast, "pthread_cond_broadcast", COND_VERSION, int, P(pthread_cond_t * a), P(a), EINVAL)         \
     X(cond_timedwait, "pthread_cond_timedwait", COND_VERSION, int,                                              \
