@@ -95,7 +95,7 @@ _Atomic int bp_python_waiting;
 
 #define NOT_PYTHON 8
 static _Atomic(void *) not_python_map[NOT_PYTHON];
-static _Atomic uintptr_t not_python_lo[NOT_PYTHON];
+static _Atomic uintptr_t not_python_lo[NOT_PYTHON], not_python_hi[NOT_PYTHON];
 static _Atomic unsigned not_python_next;
 
 int bp_python_arrive(const void *addr, const char *where)
@@ -107,11 +107,13 @@ int bp_python_arrive(const void *addr, const char *where)
         return 0;
     for (int i = 0; i < NOT_PYTHON; i++)
         if (atomic_load_explicit(&not_python_map[i], memory_order_relaxed) == img.map &&
-            atomic_load_explicit(&not_python_lo[i], memory_order_relaxed) == img.lo)
-            return 0;
+            atomic_load_explicit(&not_python_lo[i], memory_order_relaxed) == img.lo &&
+            atomic_load_explicit(&not_python_hi[i], memory_order_relaxed) == img.hi)
+            return 0; /* (an image unloaded and another at its place differs in one of these) */
     if (!bp_image_symbol(&img, "PyThread_start_new_thread")) {
         unsigned i = atomic_fetch_add_explicit(&not_python_next, 1, memory_order_relaxed) % NOT_PYTHON;
         atomic_store_explicit(&not_python_lo[i], img.lo, memory_order_relaxed);
+        atomic_store_explicit(&not_python_hi[i], img.hi, memory_order_relaxed);
         atomic_store_explicit(&not_python_map[i], img.map, memory_order_relaxed);
         return 0;
     }

@@ -252,35 +252,40 @@ class TestUwsgi(common.ShimTestCase):
                 proc.wait()
         logs = {}
         for path in glob.glob(os.path.join(d, "log.*.jsonl")):
-            logs[path] = common.read_log(path)
-        return answers, logs, open(out.name).read()
+            logs[int(os.path.basename(path).split(".")[1])] = common.read_log(path)
+        return answers, logs, open(out.name).read(), proc.pid
 
-    def check_log(self, recs):
+    def check_log(self, recs, serving=True):
         self.assertEqual(recs[0]["event"], "start")
         self.assertEqual(recs[0]["gil"], "found")
         self.assertTrue(recs[0]["python"].startswith("3."), recs[0])
         self.assertTrue(any(r["event"] == "decision" for r in recs), "the controller decided")
-        # uWSGI's request threads took the GIL and were measured.
-        measured = {r["tid"] for r in recs if r["event"] == "sample" and r["gil_held_ms"] > 0}
-        self.assertGreaterEqual(len(measured), 2, "request threads measured while serving")
+        if serving:
+            # uWSGI's request threads took the GIL and were measured.
+            measured = {r["tid"] for r in recs if r["event"] == "sample" and r["gil_held_ms"] > 0}
+            self.assertGreaterEqual(len(measured), 2, "request threads measured while serving")
 
     def test_threads(self):
-        answers, logs, out = self.serve([])
+        answers, logs, out, pid = self.serve([])
         self.assertEqual(answers, [str(sum(range(300000))).encode()] * 24, out[-2000:])
-        serving = [recs for recs in logs.values() if any(r["event"] == "sample" for r in recs)]
-        self.assertEqual(len(serving), 1, f"one process serves without a master: {list(logs)}")
-        self.check_log(serving[0])
+        self.assertEqual(list(logs), [pid], "one process serves without a master")
+        self.check_log(logs[pid])
 
     def test_master_forks_workers(self):
         """--master: Python is initialised in the master, the workers are its
-        fork children; each worker writes its own log (%p) and is served."""
-        answers, logs, out = self.serve(["--master", "--processes", "2"])
-        self.assertEqual(len(answers), 24, out[-2000:])
-        workers = [recs for recs in logs.values() if any(r["event"] == "sample" and r["gil_held_ms"] > 0
-                                                         for r in recs)]
-        self.assertGreaterEqual(len(workers), 1, f"logs: {list(logs)}")
+        fork children; each worker writes its own log (%p), measured and
+        decided on; the master's log (it serves nothing) has gil: found."""
+        answers, logs, out, pid = self.serve(["--master", "--processes", "2"])
+        self.assertEqual(answers, [str(sum(range(300000))).encode()] * 24, out[-2000:])
+        self.assertIn(pid, logs)
+        self.assertEqual(logs[pid][0]["gil"], "found")
+        workers = [recs for p, recs in logs.items() if p != pid]
+        self.assertEqual(len(workers), 2, f"logs of pids {list(logs)}, master {pid}")
         for recs in workers:
-            self.check_log(recs)
+            self.check_log(recs, serving=False)
+        served = max(len({r["tid"] for r in recs if r["event"] == "sample" and r["gil_held_ms"] > 0})
+                     for recs in workers)
+        self.assertGreaterEqual(served, 2, "a worker's request threads measured while serving")
 
 
 if __name__ == "__main__":
