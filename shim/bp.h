@@ -551,8 +551,8 @@ struct bp_python {
     const char *arrived_at;       /* ... and was recognised in this hook */
     int arrived_running;          /* ... at a thread start: its GIL was made before */
     char version[32];
-    int hooked_start_new;         /* our PyThread_start_new_thread is the bound one */
-    int hooked_start_joinable;
+    _Atomic int hooked_start_new; /* our PyThread_start_new_thread is the bound one (or was called) */
+    _Atomic int hooked_start_joinable;
 };
 extern struct bp_python bp_python BP_HIDDEN;
 void bp_python_detect(void) BP_HIDDEN;
