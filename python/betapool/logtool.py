@@ -2,7 +2,7 @@
 over it: `betapool summary`, `betapool decisions`, `betapool plot`.
 
 usage: betapool summary LOG [--run N] [--json] [--all]
-       betapool decisions LOG [--run N]
+       betapool decisions LOG [--run N] [--json]
        betapool plot LOG -o FILE.svg|FILE.html [--run N]
 
 A log may hold several runs (processes appending to one file); a `start`
@@ -538,8 +538,34 @@ def decision_extras(d):
     return "".join(f"; {o}" for o in out)
 
 
+def decisions_data(number, count, run):
+    """One run's decisions for `decisions --json`: the records as logged
+    (every key, reasons included), with the run they belong to."""
+    s = run.start
+    return {"run": number, "of": count, "pid": s.get("pid"), "python": s.get("python"),
+            "mode": s.get("mode"), "schema": s.get("schema"),
+            "decisions": [{k: finite(v) for k, v in d.items() if k != "event"}
+                          for d in run.decisions]}
+
+
+def finite(value):
+    """A record's value made valid JSON: NaN and infinities (a damaged log)
+    become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    return value
+
+
 def cmd_decisions(args):
     runs = read_log(args.log)
+    if args.json:
+        data = [decisions_data(n, len(runs), r) for n, r in pick_runs(runs, args.run)]
+        print(json.dumps({"format": JSON_FORMAT, "log": args.log, "runs": data}, indent=1))
+        return 0
     to = arrow()
     out = []
     for number, run in pick_runs(runs, args.run):
@@ -818,6 +844,9 @@ def add_commands(sub):
     p = sub.add_parser("decisions", help="the controller's decisions, one a line",
                        description="List the controller's decisions with their reasons.")
     log_arg(p)
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object holding every decision record, for scripts "
+                        "(default: text)")
     p.add_argument("--run", type=run_number, metavar="N", help="only run N, from 1 (default: all)")
     p.set_defaults(func=cmd_decisions)
     p = sub.add_parser("plot", help="draw a run over time as SVG (or HTML holding it)",

@@ -48,6 +48,7 @@ OPTIONS = (
     ("--lib", None, "PATH", "the library to preload"),
 )
 NUMERIC = ("--interval", "--min", "--max")
+SHORT = {"-o": "--log"}     # -o FILE, as memray and py-spy name their output
 
 
 class UsageError(Exception):
@@ -70,6 +71,7 @@ def help_text(prog="betapool run"):
     ]
     for opt, var, metavar, meaning in OPTIONS:
         left = f"{opt} {metavar}" if metavar else opt
+        left = "".join(f"{s}, " for s, long in SHORT.items() if long == opt) + left
         key = opt[2:]
         if key in DEFAULTS:
             default = DEFAULTS[key]
@@ -112,6 +114,7 @@ def parse(argv, prog="betapool run"):
         if not arg.startswith("-") or arg == "-":
             break
         name, eq, value = arg.partition("=")
+        name = SHORT.get(name, name)
         if name not in table:
             raise UsageError(f"unknown option '{name}' ({prog} --help lists them)")
         if table[name][2] is None:
