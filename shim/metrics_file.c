@@ -4,9 +4,11 @@
  * file. See metrics_file.h and docs/prometheus.md. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "metrics_file.h"
@@ -249,6 +251,7 @@ static int written_pid;   /* the process that wrote the file, 0: none */
 static int reported;      /* a failure was reported (once per process) */
 static char program[256];
 static int program_pid;
+static uint64_t swept_s;  /* the last sweep, Unix seconds; 0: none yet */
 
 static void read_program(void)
 {
@@ -294,6 +297,52 @@ static int create_tmp(const char *tmp)
     if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* removes a link, never its target */
         fd = open(tmp, flags, 0644);
     return fd;
+}
+
+/* "betapool-PID.prom" exactly: its pid, else 0. */
+static int file_pid(const char *name)
+{
+    if (strncmp(name, "betapool-", 9))
+        return 0;
+    long pid = 0;
+    const char *p = name + 9;
+    for (; *p >= '0' && *p <= '9' && pid < 1 << 30; p++)
+        pid = pid * 10 + (*p - '0');
+    return p > name + 9 && !strcmp(p, ".prom") ? (int)pid : 0;
+}
+
+int bp_metrics_file_sweep(const char *dir, uint64_t now_s, uint64_t min_age_s)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int removed = 0;
+    /* getdents64 into a fixed buffer: opendir would allocate. */
+    char buf[8192] __attribute__((aligned(8)));
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n;) {
+            const char *rec = buf + off;
+            unsigned short reclen;
+            memcpy(&reclen, rec + 16, sizeof reclen); /* d_ino, d_off, d_reclen, d_type, d_name */
+            const char *name = rec + 19;
+            off += reclen;
+            int pid = file_pid(name);
+            struct stat st;
+            if (pid <= 0 || pid == (int)getpid() || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) ||
+                !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                continue;
+            if (st.st_mtime < 0 || now_s < (uint64_t)st.st_mtime + min_age_s)
+                continue; /* recent: its writer may live in another pid namespace */
+            if (kill(pid, 0) == 0 || errno != ESRCH)
+                continue;
+            removed += unlinkat(fd, name, 0) == 0;
+        }
+    }
+    close(fd);
+    return removed;
 }
 
 void bp_metrics_file_write(const char *dir, const struct bp_prom_sample *s,
@@ -350,6 +399,11 @@ void bp_metrics_file_write(const char *dir, const struct bp_prom_sample *s,
         return;
     }
     written_pid = s->pid;
+    uint64_t now_s = s->realtime_ns / 1000000000u;
+    if (now_s >= swept_s + BP_METRICS_SWEEP_S || now_s < swept_s) {
+        swept_s = now_s;
+        bp_metrics_file_sweep(dir, now_s, BP_METRICS_STALE_S);
+    }
 }
 
 void bp_metrics_file_remove(const char *dir)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics_file.h"
@@ -287,4 +289,74 @@ Test(metrics_file, another_pids_file_is_never_removed)
     cr_expect_eq(access(parent, F_OK), 0, "the parent's file was removed");
     unlink(parent);
     rmdir(dir);
+}
+
+static int dead_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    cr_assert(pid > 0);
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+    return (int)pid;
+}
+
+static void touch(const char *name, time_t mtime)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT, 0644);
+    cr_assert(fd >= 0, "%s", p);
+    close(fd);
+    struct timespec t[2] = {{.tv_sec = mtime}, {.tv_sec = mtime}};
+    cr_assert_eq(utimensat(AT_FDCWD, p, t, 0), 0);
+}
+
+static int exists(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+Test(metrics_file, the_sweep_removes_only_old_files_of_gone_processes)
+{
+    make_dir();
+    time_t now = time(NULL);
+    char gone_old[64], gone_new[64], alive_old[64], other[64], link[64], target[64];
+    int dead = dead_pid();
+    snprintf(gone_old, sizeof gone_old, "betapool-%d.prom", dead);
+    snprintf(gone_new, sizeof gone_new, "betapool-%d.prom", dead_pid());
+    snprintf(alive_old, sizeof alive_old, "betapool-%d.prom", (int)getppid());
+    snprintf(other, sizeof other, "betapool-%d.prom.bak", dead);
+    snprintf(link, sizeof link, "betapool-%d.prom", dead_pid());
+    snprintf(target, sizeof target, "%s/target", dir);
+    touch(gone_old, now - 121);
+    touch(gone_new, now - 100);
+    touch(alive_old, now - 1000);
+    touch(other, now - 1000);
+    touch("target", now - 1000);
+    char lp[256];
+    snprintf(lp, sizeof lp, "%s/%s", dir, link);
+    cr_assert_eq(symlink(target, lp), 0);
+    cr_expect_eq(bp_metrics_file_sweep(dir, (uint64_t)now, 120), 1);
+    cr_expect_not(exists(gone_old), "a gone process's old file is left");
+    cr_expect(exists(gone_new), "a file younger than the age was removed");
+    cr_expect(exists(alive_old), "a live process's file was removed");
+    cr_expect(exists(other) && exists("target") && exists(link), "another name was removed");
+    /* A writer sweeps at its first write. */
+    touch(gone_new, now - 1000);
+    struct bp_prom_sample s = own();
+    s.realtime_ns = (uint64_t)now * 1000000000u;
+    bp_metrics_file_write(dir, &s, note);
+    cr_expect_not(exists(gone_new));
+    bp_metrics_file_remove(dir);
+    char p[256];
+    const char *left[] = {alive_old, other, link, "target"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, left[i]);
+        unlink(p);
+    }
+    cr_expect_eq(rmdir(dir), 0);
 }
