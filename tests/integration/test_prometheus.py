@@ -254,7 +254,7 @@ class CollectorTest(common.ShimTestCase):
                 "try:\n"
                 "    import betapool.prometheus\n"
                 "except ImportError as e:\n"
-                "    print('ImportError', e.name)\n")
+                "    print('ImportError', e.name.split('.')[0])\n")
         cp = subprocess.run([sys.executable, "-c", code],
                             env=dict(common.shim_env(), PYTHONPATH=PACKAGE_PARENT),
                             capture_output=True, text=True, timeout=60)
@@ -363,6 +363,8 @@ class NodeExporterPrometheusTest(common.ShimTestCase):
         self.assertLessEqual(seen_after, 2 * self.SCRAPE_S,
                              f"shown {seen_after:.2f} s after the file appeared")
         self.assertGreaterEqual(float(result[0]["value"][1]), 4)
+        sys.stderr.write(f"\n  prometheus: betapool_threads shown {seen_after:.2f} s after the file appeared "
+                         f"(scrape interval {self.SCRAPE_S:g} s)\n")
         every = wait_for(lambda: {r["metric"]["__name__"] for r in
                                   self.query(base, f'{{__name__=~"betapool_.+",pid="{p.pid}"}}')}
                          >= set(NAMES), 2 * self.SCRAPE_S, 0.1)
