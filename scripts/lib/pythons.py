@@ -25,6 +25,7 @@ Prints one line per version, "debian-3.X PATH" when it is there, or
 Exit status 0 unless the arguments are wrong: an absent Python is a skip.
 """
 import argparse
+import fcntl
 import glob
 import os
 import re
@@ -177,8 +178,13 @@ def private_apt(dest):
     with open(os.path.join(adir, "sources.list"), "w") as f:
         f.write(f"deb [signed-by={key}] {uri} sid main\n")
     ok, out = apt(adir, ["update"])
-    if not ok:
-        return None, f"apt-get update of {uri} sid failed: {out.splitlines()[-1] if out else '?'}"
+    # A source that cannot be reached is only a warning to apt-get update.
+    lines = out.splitlines()
+    errors = [line.strip() + (" " + lines[i + 1].strip() if line.startswith("Err:") and i + 1 < len(lines) else "")
+              for i, line in enumerate(lines) if line.startswith(("E:", "W:", "Err:"))]
+    if not ok or not glob.glob(os.path.join(adir, "lists", "*_sid_*Packages*")):
+        why = errors[0] if errors else (out.splitlines() or ["?"])[-1]
+        return None, f"apt-get update of {uri} sid got no package list: {why}"
     return adir, None
 
 
@@ -284,6 +290,11 @@ def main():
         if not re.fullmatch(r"3\.1[4-9]", v):
             ap.error(f"{v}: a Debian python3.X, 3.14 or newer")
     dest = os.path.abspath(args.dest)
+    if not args.list:
+        # One maker at a time (scripts/test and scripts/bench may both run).
+        os.makedirs(dest, exist_ok=True)
+        lock = open(os.path.join(dest, ".lock"), "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
     adir, apt_why = None, None
     for v in args.versions:
         py, why = ready(dest, v), None
@@ -293,7 +304,6 @@ def main():
             why = "patchelf is not installed (apt-get install patchelf)"
         elif py is None:
             if adir is None and apt_why is None:
-                os.makedirs(dest, exist_ok=True)
                 adir, apt_why = private_apt(dest)
             py, why = make_root(dest, adir, v) if adir else (None, apt_why)
         skipfile = os.path.join(dest, v + ".skip")
@@ -305,7 +315,6 @@ def main():
         say(f"skip debian-{v}: {why}")
         if not args.list:
             # The tests' skip message names the reason (common.pythons()).
-            os.makedirs(dest, exist_ok=True)
             with open(skipfile, "w") as f:
                 f.write(why + "\n")
     return 0
