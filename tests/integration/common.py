@@ -64,11 +64,23 @@ def pythons():
         out.append(("pyenv-" + minor, found))
     for minor in PRIVATE_VERSIONS:
         out.append(("debian-" + minor, private_python(minor)[0]))
+    chosen = selected()
+    if chosen is not None:
+        out = [(label, path if label in chosen else None) for label, path in out]
     return out
+
+
+def selected():
+    """The labels BETAPOOL_TEST_PYTHONS names (comma-separated), or None: all."""
+    value = os.environ.get("BETAPOOL_TEST_PYTHONS", "").strip()
+    return {x.strip() for x in value.split(",") if x.strip()} if value else None
 
 
 def absent_reason(label):
     """Why the Python labelled label is absent, for a skip message."""
+    chosen = selected()
+    if chosen is not None and label not in chosen:
+        return f"{label} is not in BETAPOOL_TEST_PYTHONS={os.environ['BETAPOOL_TEST_PYTHONS']}"
     if label.startswith("debian-") and label[len("debian-"):] in PRIVATE_VERSIONS:
         return f"{label} is absent: {private_python(label[len('debian-'):])[1]}"
     return f"{label} is not installed on this machine"
