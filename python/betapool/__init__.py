@@ -10,12 +10,31 @@ From a program that runs under betapool (`betapool run app.py`):
 
 Nothing here loads the library: metrics() only asks the process whether it
 was started with libbetapool.so preloaded. Standard library only.
+
+The BetaPool seed's API is here too, a superset of it (docs/seed-api.md):
+
+    from betapool import AdaptiveThreadPoolExecutor
+    with AdaptiveThreadPoolExecutor(min_workers=4, max_workers=64) as ex:
+        results = list(ex.map(task, args))
+        print(ex.get_metrics()["avg_blocking_ratio"])
 """
 import ctypes
 import os
 
+# The seed's modules (betapool.executor, .metrics, .workloads). Imported
+# before `metrics` is defined below: the name betapool.metrics stays the
+# function, which also carries the seed's betapool.metrics classes.
+from . import metrics as _seed_metrics
+from .executor import (AdaptiveThreadPoolExecutor, StaticThreadPoolExecutor, ControllerConfig,
+                       ControllerState)
+from .metrics import TaskMetrics, MetricsCollector, AggregatedMetrics
+from .workloads import WorkloadGenerator, PoissonArrivalGenerator, BurstArrivalGenerator
+
 __version__ = "0.1.0"
-__all__ = ["metrics", "active", "library_path", "__version__"]
+__all__ = ["metrics", "active", "library_path", "__version__",
+           "AdaptiveThreadPoolExecutor", "StaticThreadPoolExecutor", "ControllerConfig",
+           "ControllerState", "TaskMetrics", "MetricsCollector", "AggregatedMetrics",
+           "WorkloadGenerator", "PoissonArrivalGenerator", "BurstArrivalGenerator"]
 
 LIB_NAME = "libbetapool.so"
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -130,6 +149,13 @@ def metrics():
     out.update(own)
     out["version"] = _version()
     return out
+
+
+# `import betapool.metrics as m; m.TaskMetrics` finds the seed's classes on
+# the function (from betapool.metrics import ... finds the module itself).
+for _name in _seed_metrics.__all__:
+    setattr(metrics, _name, getattr(_seed_metrics, _name))
+del _name
 
 
 def _version():
