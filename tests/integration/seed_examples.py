@@ -4,8 +4,8 @@ every ```python block of README.md, betapool/README.md and Usage.md, in
 order, as (file, line, code, why not run or None). They are the seed's text,
 not ours: test_seed_api.py runs them against this package to show that a
 program written for the seed runs on it. The names an example leaves to its
-reader (my_task, task, args) and the imports of earlier blocks come from
-test_seed_api.PRELUDE."""
+reader (my_task, task, task_function, args, arg1, arg2) and the imports of
+earlier blocks come from test_seed_api.PRELUDE."""
 
 EXAMPLES = [
     ('README.md', 41, """\

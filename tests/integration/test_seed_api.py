@@ -31,12 +31,13 @@ PRELUDE = """
 import time
 from betapool import AdaptiveThreadPoolExecutor, ControllerConfig
 
-def my_task(arg=0):
+def my_task(arg=0, *more):
     time.sleep(0.002)
     return arg
 
-task = my_task
+task = task_function = my_task
 args = list(range(20))
+arg1, arg2 = 1, 2
 """
 
 # Runs every example named on the command line (index in EXAMPLES), each in
