@@ -221,17 +221,26 @@ class OneWheelTest(unittest.TestCase):
                 if own_pip:
                     self.run_ok([py, "-m", "venv", venv])
                     pip = [os.path.join(venv, "bin", "python"), "-m", "pip"]
-                    borrowed_pip = borrowed_pip or pip
-                else:
-                    # Debian keeps ensurepip in pythonX.Y-venv: install with
-                    # another venv's pip, run by this venv's Python.
+                    borrowed_pip = pip      # the newest Python's, of those listed so far
+                python = os.path.join(venv, "bin", "python")
+                install = ["install", "--no-index", "--no-deps", "--no-cache-dir",
+                           "--disable-pip-version-check"]
+                if not own_pip:
+                    # Debian keeps ensurepip in pythonX.Y-venv: another
+                    # venv's pip installs into this venv's site-packages,
+                    # checking the wheel's tags and Requires-Python against
+                    # this Python's version (an older pip may not run on a
+                    # newer Python, so it does not run under this one).
                     if borrowed_pip is None:
                         self.skipTest(f"{label} has no ensurepip and no other venv's pip was made yet")
                     self.run_ok([py, "-m", "venv", "--without-pip", venv])
-                    pip = borrowed_pip + ["--python", os.path.join(venv, "bin", "python")]
-                self.run_ok(pip + ["install", "--no-index", "--no-deps", "--no-cache-dir",
-                                   "--disable-pip-version-check", self.wheel])
-                python = os.path.join(venv, "bin", "python")
+                    site = self.run_ok([python, "-c", "import sysconfig, sys; print(sysconfig."
+                                        "get_paths()['purelib']); print('%d.%d' % sys.version_info"
+                                        "[:2])"]).stdout.split()
+                    pip = borrowed_pip
+                    install += ["--target", site[0], "--python-version", site[1],
+                                "--only-binary=:all:"]
+                self.run_ok(pip + install + [self.wheel])
                 log = os.path.join(self.dir, label + ".jsonl")
                 cp = self.run_ok([python, "-m", "betapool", "run", "--log", log, "--",
                                   python, "-c", WHEEL_PROGRAM], timeout=120)
