@@ -21,20 +21,36 @@ The BetaPool seed's API is here too, a superset of it (docs/seed-api.md):
 import ctypes
 import os
 
-# The seed's modules (betapool.executor, .metrics, .workloads). Imported
-# before `metrics` is defined below: the name betapool.metrics stays the
-# function, which also carries the seed's betapool.metrics classes.
-from . import metrics as _seed_metrics
-from .executor import (AdaptiveThreadPoolExecutor, StaticThreadPoolExecutor, ControllerConfig,
-                       ControllerState)
-from .metrics import TaskMetrics, MetricsCollector, AggregatedMetrics
-from .workloads import WorkloadGenerator, PoissonArrivalGenerator, BurstArrivalGenerator
-
 __version__ = "0.1.0"
 __all__ = ["metrics", "active", "library_path", "__version__",
            "AdaptiveThreadPoolExecutor", "StaticThreadPoolExecutor", "ControllerConfig",
            "ControllerState", "TaskMetrics", "MetricsCollector", "AggregatedMetrics",
            "WorkloadGenerator", "PoissonArrivalGenerator", "BurstArrivalGenerator"]
+
+# The seed's API, loaded on first use (PEP 562) so that `import betapool`,
+# and so every `betapool` command, stays cheap: name -> its module.
+_SEED_API = {
+    "AdaptiveThreadPoolExecutor": "executor", "StaticThreadPoolExecutor": "executor",
+    "ControllerConfig": "executor", "ControllerState": "executor",
+    "TaskMetrics": "metrics", "MetricsCollector": "metrics", "AggregatedMetrics": "metrics",
+    "WorkloadGenerator": "workloads", "PoissonArrivalGenerator": "workloads",
+    "BurstArrivalGenerator": "workloads",
+}
+
+
+def __getattr__(name):
+    module = _SEED_API.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SEED_API))
+
 
 LIB_NAME = "libbetapool.so"
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,11 +167,9 @@ def metrics():
     return out
 
 
-# `import betapool.metrics as m; m.TaskMetrics` finds the seed's classes on
-# the function (from betapool.metrics import ... finds the module itself).
-for _name in _seed_metrics.__all__:
-    setattr(metrics, _name, getattr(_seed_metrics, _name))
-del _name
+# betapool.metrics is also the seed's module: importing it makes the
+# package's attribute the module, which answers calls with this function.
+_shim_metrics = metrics
 
 
 def _version():
@@ -172,4 +186,4 @@ def _version():
 def active():
     """True when this process runs under betapool (libbetapool.so preloaded,
     a CPython it understands, mode not off)."""
-    return metrics() is not None
+    return _shim_metrics() is not None

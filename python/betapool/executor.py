@@ -34,10 +34,6 @@ from typing import Any, Callable, Dict, List, Optional
 from . import _threadtimes
 from .metrics import MetricsCollector, TaskMetrics
 
-try:
-    import psutil
-except ImportError:         # optional
-    psutil = None
 
 __all__ = ["AdaptiveThreadPoolExecutor", "StaticThreadPoolExecutor", "ControllerConfig",
            "ControllerState", "decide"]
@@ -109,6 +105,16 @@ class _SystemCPU:
     def __init__(self):
         self._last = None
         self._lock = threading.Lock()
+        self._psutil = None         # not looked for yet: importing it costs ~30 ms
+
+    def _find_psutil(self):
+        if self._psutil is None:
+            try:
+                import psutil
+            except ImportError:     # optional
+                psutil = False
+            self._psutil = psutil
+        return self._psutil
 
     @staticmethod
     def _read():
@@ -120,7 +126,8 @@ class _SystemCPU:
         return total - idle, total
 
     def percent(self):
-        if psutil is not None:
+        psutil = self._find_psutil()
+        if psutil:
             return float(psutil.cpu_percent(interval=None))
         try:
             busy, total = self._read()

@@ -7,14 +7,16 @@ held and waited seconds (`gil_held_time`, `gil_wait_time`; None without the
 shim), and the collector can give the seed's CPU-time formula beside the
 ratio the controller uses (`get_recent_cpu_blocking_ratio`).
 
-(`betapool.metrics` is also the name of betapool's function that reports
-what the shim sees, `betapool.metrics()`: the package keeps the function
-under that name and gives it this module's classes as attributes, so
-`from betapool.metrics import TaskMetrics` and `betapool.metrics()` both
-work.)
+`betapool.metrics` is also betapool's function that reports what the shim
+sees, `betapool.metrics()`. Importing this module makes the package's
+attribute this module (that is what importing a submodule does), so the
+module is callable and answers with that function: `from betapool.metrics
+import TaskMetrics` and `betapool.metrics()` both work, in either order.
 """
 import statistics
+import sys
 import threading
+import types
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -195,3 +197,14 @@ class MetricsCollector:
         """Every kept record as a dict (TaskMetrics.to_dict), oldest first."""
         with self._lock:
             return [m.to_dict() for m in self._recent]
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self):
+        """What betapool sees in this process: betapool.metrics() (see the
+        package)."""
+        from . import _shim_metrics
+        return _shim_metrics()
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -96,6 +96,7 @@ r["signatures"] = {
 r["same_objects"] = [TM_from_module is TaskMetrics, CC_from_module is ControllerConfig,
                      WG_from_module is WorkloadGenerator,
                      metrics_module.MetricsCollector is MetricsCollector]
+# importing the seed's betapool.metrics module left betapool.metrics() working
 r["shim_metrics"] = betapool.metrics() is not None
 r["active"] = betapool.active()
 
@@ -303,6 +304,24 @@ class SeedApiTest(common.ShimTestCase):
                     self.assertEqual(outs[("Usage.md", 52)], "Result: 84\n")
                     self.assertEqual(outs[("Usage.md", 68)], "Processed 100 items.\n")
                     self.assertRegex(outs[("Usage.md", 344)], r"Adaptive: \d+\.\d\ds, throughput=")
+
+    def test_import_stays_light(self):
+        # `import betapool` (every `betapool` command) loads none of the
+        # seed's modules; the first use of a name does.
+        code = ("import sys, betapool; before = sorted(m for m in ('betapool.executor', "
+                "'betapool.metrics', 'betapool.workloads', 'concurrent.futures') if m in "
+                "sys.modules); betapool.ControllerConfig; print(before, betapool.metrics(), "
+                "'betapool.executor' in sys.modules)")
+        for preload in (False, True):
+            with self.subTest(shim=preload):
+                python = next((p for _, p in common.pythons() if p), None)
+                if python is None:
+                    self.skipTest("no Python of common.pythons() is installed")
+                cp = self.run_py(python, code, preload=preload)
+                before, rest = cp.stdout.split("] ", 1)
+                self.assertEqual(before + "]", "[]")
+                self.assertTrue(rest.strip().endswith("True"), rest)
+                self.assertEqual(rest.startswith("None"), not preload, rest)
 
     def test_interface(self):
         for label, py in self.each_python():
