@@ -68,3 +68,25 @@ API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
     memcpy(out, &m, m.size);
     return (int)m.size;
 }
+
+API int betapool_thread_times(struct betapool_thread_times *out, size_t size)
+{
+    const struct bp_thread *t = bp_self;
+    if (!out || !t || !atomic_load_explicit(&bp_active, memory_order_relaxed) ||
+        !atomic_load_explicit(&bp_gil.found, memory_order_acquire))
+        return -1;
+    uint64_t now = bp_now_ns();
+    struct bp_times times;
+    bp_thread_read(t, now, &times);
+    struct betapool_thread_times r = {
+        .size = (uint32_t)(size < sizeof r ? size : sizeof r),
+        .now_ns = now,
+        .gil_held_ns = times.acc_ns[PH_HELD],
+        .gil_wait_ns = times.acc_ns[PH_WAIT],
+        .idle_ns = times.acc_ns[PH_IDLE],
+        .parked_ns = times.acc_ns[PH_PARKED],
+        .outside_ns = times.acc_ns[PH_OUTSIDE],
+    };
+    memcpy(out, &r, r.size);
+    return (int)r.size;
+}
