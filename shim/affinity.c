@@ -15,9 +15,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "affinity.h"
+#include "threads.h"
 
 struct bp_affinity bp_aff = {.cpu = -1};
 

@@ -2,7 +2,12 @@
 #include <string.h>
 
 #include "../include/betapool.h"
-#include "bp.h"
+#include "controller.h"
+#include "gate.h"
+#include "gil.h"
+#include "monitor.h"
+#include "options.h"
+#include "shim.h"
 
 #define API __attribute__((visibility("default")))
 

@@ -30,7 +30,7 @@
  * BP_PIN_BACKOFF intervals. */
 #include <stdio.h>
 
-#include "bp.h"
+#include "controller.h"
 
 const char *bp_action_name(enum bp_action a)
 {

@@ -1,5 +1,5 @@
 /* The ratios betapool reports, computed from one set of times. */
-#include "bp.h"
+#include "figures.h"
 
 double bp_beta(const struct bp_figures *f)
 {

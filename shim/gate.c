@@ -21,7 +21,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "clock.h"
+#include "gate.h"
+#include "options.h"
+#include "real.h"
+#include "threads.h"
 
 struct bp_gate bp_gate;
 

@@ -17,8 +17,9 @@
  *
  * Only one thread holds the GIL at a time, and the accounting keeps it so:
  * the hand-over at either end of a hold is counted as waiting. */
-#include "bp.h"
+#include "gil.h"
 #include "gil_rules.h"
+#include "threads.h"
 
 struct bp_gil bp_gil;
 /* Alone on its cache line: every take writes it. */

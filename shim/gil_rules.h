@@ -5,7 +5,9 @@
 #ifndef BETAPOOL_GIL_RULES_H
 #define BETAPOOL_GIL_RULES_H
 
-#include "bp.h"
+#include "controller.h"
+#include "gil.h"
+#include "threads.h"
 
 static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *t, enum bp_gil_event ev,
                                                               uint64_t (*now_fn)(void))

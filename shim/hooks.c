@@ -9,8 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "affinity.h"
+#include "clock.h"
+#include "gate.h"
+#include "gil.h"
 #include "gil_rules.h"
+#include "monitor.h"
+#include "python.h"
+#include "real.h"
+#include "shim.h"
+#include "threads.h"
 
 #define HOOK __attribute__((visibility("default")))
 #define CALLER() __builtin_return_address(0)

@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "figures.h"
+#include "log.h"
 
 static void put(struct bp_json *j, const char *s, size_t n)
 {

@@ -11,7 +11,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "affinity.h"
+#include "clock.h"
+#include "controller.h"
+#include "figures.h"
+#include "gate.h"
+#include "gil.h"
+#include "log.h"
+#include "monitor.h"
+#include "options.h"
+#include "python.h"
+#include "real.h"
+#include "shim.h"
+#include "threads.h"
 
 /* Everything the monitor writes is guarded by this lock: the exit path and
  * the monitor's own ticks never interleave. */

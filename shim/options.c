@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bp.h"
+#include "options.h"
 
 static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
 static const char *const auto_choices[] = {"off", "auto", NULL};

@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bp.h"
+#include "gil.h"
+#include "python.h"
 
 struct bp_python bp_python;
 

@@ -8,7 +8,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "affinity.h"
+#include "clock.h"
+#include "gate.h"
+#include "gil.h"
+#include "log.h"
+#include "monitor.h"
+#include "options.h"
+#include "python.h"
+#include "real.h"
+#include "shim.h"
+#include "threads.h"
 
 _Atomic int bp_active;
 uint64_t bp_t0_ns;

@@ -3,10 +3,11 @@
  * reserved by pthread_create, made live by the thread itself, marked exited
  * by the thread's last act, and freed by the monitor once it has logged the
  * exit. */
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "threads.h"
 
 struct bp_thread bp_threads[BP_MAX_THREADS];
 _Atomic uint32_t bp_threads_high;
@@ -62,7 +63,7 @@ struct bp_thread *bp_thread_reserve(void)
     atomic_store_explicit(&t->favoured, 0, memory_order_relaxed);
     atomic_store_explicit(&t->asked, 0, memory_order_relaxed);
     t->asked_seen = 0;
-    t->gil_step = STEP_NONE;
+    t->gil_step = 0; /* no take or drop under way (gil.h) */
     atomic_store_explicit(&t->brief, 1, memory_order_relaxed); /* until a hold says otherwise */
     t->hold_start_ns = t->hold_ns = t->drop_ns = 0;
     t->has_slot = 0;

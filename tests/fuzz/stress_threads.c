@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bp.h"
+#include "clock.h"
+#include "gil.h"
+#include "threads.h"
 
 #define SPAWNERS 3
 #define IN_FLIGHT 6   /* threads a spawner keeps running at once */

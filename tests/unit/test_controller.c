@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "bp.h"
+#include "controller.h"
 
 #define MS 1000000ull
 

@@ -3,7 +3,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "bp.h"
+#include "gil.h"
+#include "threads.h"
 
 static uint64_t fake_now;
 static int clock_reads;
