@@ -5,9 +5,9 @@
 #include "controller.h"
 #include "gate.h"
 #include "gil.h"
-#include "monitor.h"
+#include "hooks.h"
 #include "options.h"
-#include "shim.h"
+#include "report.h"
 
 #define API __attribute__((visibility("default")))
 

@@ -113,6 +113,13 @@ void bp_gil_reset(void)
         atomic_store(&recent_mutex[i], NULL);
 }
 
+const char *bp_gil_state(void)
+{
+    if (atomic_load(&bp_gil.disabled))
+        return "disabled";
+    return atomic_load(&bp_gil.found) ? "found" : "not_found";
+}
+
 void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void))
 {
     bp_gil_rule(t, ev, now_fn);

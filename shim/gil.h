@@ -39,6 +39,8 @@ int bp_gil_check_take(void) BP_HIDDEN;
 void bp_gil_note_mutex_init(void *m) BP_HIDDEN;
 void bp_gil_note_cond_init(void *c) BP_HIDDEN;
 void bp_gil_reset(void) BP_HIDDEN;
+/* "found", "not_found" or "disabled" (free-threaded), as the log says. */
+const char *bp_gil_state(void) BP_HIDDEN;
 
 enum bp_gil_step {
     STEP_NONE = 0,

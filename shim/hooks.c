@@ -14,14 +14,16 @@
 #include "gate.h"
 #include "gil.h"
 #include "gil_rules.h"
+#include "hooks.h"
 #include "monitor.h"
 #include "python.h"
 #include "real.h"
-#include "shim.h"
 #include "threads.h"
 
 #define HOOK __attribute__((visibility("default")))
 #define CALLER() __builtin_return_address(0)
+
+_Atomic int bp_active;
 
 /* Set by the CPython thread-start hooks for the pthread_create they make. */
 static __thread __attribute__((tls_model("initial-exec"))) uint8_t start_via;
@@ -81,7 +83,7 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     start_via = 0;
     if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
         return bp_real.pthread_create(th, attr, fn, arg);
-    bp_monitor_after_fork_child();
+    bp_monitor_reopen_in_child();
     struct bp_thread *t = bp_thread_reserve();
     if (!t)
         return bp_real.pthread_create(th, attr, fn, arg);

@@ -1,24 +1,17 @@
-/* monitor.c: the shim's own thread, and what it publishes. */
+/* monitor.c: the shim's own thread, its start, and the exit's last tick. */
 #ifndef BETAPOOL_MONITOR_H
 #define BETAPOOL_MONITOR_H
 
 #include "common.h"
-#include "controller.h"
 
-void bp_monitor_ensure(void) BP_HIDDEN; /* start it once, with the first Python thread */
-
+/* Start it once, with the first Python thread. */
+void bp_monitor_ensure(void) BP_HIDDEN;
+/* At exit: the last tick, the exit record and the stats table. */
 void bp_monitor_stop_and_finish(void) BP_HIDDEN;
+/* In a fork child, at its first thread start: a log of its own if its path
+ * names the pid. */
+void bp_monitor_reopen_in_child(void) BP_HIDDEN;
+/* In a fork child, from shim.c: no monitor thread, nothing counted yet. */
 void bp_monitor_after_fork_child(void) BP_HIDDEN;
-void bp_note(const char *level, const char *msg) BP_HIDDEN; /* queued, written by the monitor */
-struct bp_published {
-    unsigned threads, gil_waiting;
-    double beta, beta_io, beta_io_smoothed, gil_wait_share;
-    uint64_t threads_started, threads_exited;
-    uint64_t decisions[ACTION_COUNT];
-    uint64_t ticks;
-    int pinned_cpu;
-};
-void bp_metrics_read(struct bp_published *out) BP_HIDDEN;
-void bp_shim_fork_child(void) BP_HIDDEN;
 
 #endif

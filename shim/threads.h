@@ -24,6 +24,15 @@ const char *bp_via_name(int via) BP_HIDDEN;
 
 enum bp_slot_state { SLOT_FREE = 0, SLOT_RESERVED, SLOT_LIVE, SLOT_EXITED };
 
+/* What the monitor saw of a thread at its last sample (sampling.c): the
+ * next sample is the difference. */
+struct bp_seen {
+    uint64_t ns;            /* end of the last sampled interval */
+    uint64_t cpu_ns;
+    uint64_t acc_ns[PH_COUNT];
+    uint64_t forced, favoured;
+};
+
 struct bp_thread {
     /* Written by the owning thread on every GIL event; read by the monitor
      * through the sequence counter (a seqlock: odd while changing). */
@@ -63,10 +72,7 @@ struct bp_thread {
     void *start_arg;
     /* Monitor-private bookkeeping. */
     uint8_t start_logged;
-    uint64_t last_ns;       /* end of the last sampled interval */
-    uint64_t last_cpu_ns;
-    uint64_t last_acc_ns[PH_COUNT];
-    uint64_t last_forced, last_favoured;
+    struct bp_seen seen;
     uint32_t next_free;     /* free-list link */
     /* The gate (enforce mode): owner-written except park_word and q_next. */
     uint8_t has_slot;
@@ -90,7 +96,14 @@ struct bp_thread *bp_thread_reserve(void) BP_HIDDEN;
 void bp_thread_release(struct bp_thread *t) BP_HIDDEN;
 void bp_thread_begin(struct bp_thread *t, uint64_t now) BP_HIDDEN;
 void bp_thread_end(struct bp_thread *t, uint64_t now, uint64_t cpu_ns) BP_HIDDEN;
-void bp_threads_after_fork_child(void) BP_HIDDEN;
+/* In a fork child: every record but the forking thread's is dropped; that
+ * one's times start again at now (the child's thread is a new task). */
+void bp_threads_after_fork_child(uint64_t now) BP_HIDDEN;
+/* A thread's CPU time by its id, 0 when it is gone. */
+uint64_t bp_thread_cpu_ns(pid_t tid) BP_HIDDEN;
+/* Is the calling thread the process's last one (a leader that ended with
+ * pthread_exit stays counted as a zombie)? */
+int bp_threads_alone(void) BP_HIDDEN;
 
 /* Move the owner's thread to a new phase at time now (owner only). */
 static inline __attribute__((always_inline)) void bp_phase_set(struct bp_thread *t, enum bp_phase ph, uint64_t now)

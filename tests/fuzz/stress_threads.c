@@ -128,7 +128,7 @@ static int sample(void)
         uint64_t sum = 0;
         for (int p = 0; p < PH_COUNT; p++) {
             if (p != (int)tm.phase && p != (int)last_phase[i])
-                CHECK(tm.acc_ns[p] >= t->last_acc_ns[p]); /* no torn read */
+                CHECK(tm.acc_ns[p] >= t->seen.acc_ns[p]); /* no torn read */
             sum += tm.acc_ns[p];
         }
         if (st == SLOT_EXITED) {
@@ -141,9 +141,9 @@ static int sample(void)
             bp_thread_release(t);
             continue;
         }
-        memcpy(t->last_acc_ns, tm.acc_ns, sizeof tm.acc_ns);
+        memcpy(t->seen.acc_ns, tm.acc_ns, sizeof tm.acc_ns);
         last_phase[i] = tm.phase;
-        t->last_ns = end;
+        t->seen.ns = end;
     }
     return in_use;
 }
