@@ -127,6 +127,14 @@ void bp_affinity_unpin(void)
     }
 }
 
+int bp_affinity_last_cpu(void)
+{
+    int cpu = CPU_SETSIZE - 1;
+    while (cpu > 0 && !CPU_ISSET(cpu, &bp_aff.allowed))
+        cpu--;
+    return cpu;
+}
+
 /* In the new thread, right after it became live. */
 void bp_affinity_thread_start(struct bp_thread *t)
 {

@@ -23,6 +23,8 @@ void bp_affinity_loads(uint64_t now, double *others_here, int *least_cpu, double
  * threads compute on the pinned CPU). */
 int bp_affinity_pin(int cpu, int spare_brief) BP_HIDDEN; /* threads moved */
 void bp_affinity_unpin(void) BP_HIDDEN;
+/* The highest CPU the process may use. */
+int bp_affinity_last_cpu(void) BP_HIDDEN;
 void bp_affinity_follow(int spare_brief) BP_HIDDEN;
 /* A new thread's side, and what must not inherit a pin: exec, spawn, fork. */
 void bp_affinity_thread_start(struct bp_thread *t) BP_HIDDEN;

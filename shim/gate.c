@@ -59,10 +59,10 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t rel_ns)
     errno = saved;
 }
 
-void bp_gate_configure(int enabled, int k)
+void bp_gate_configure(int shut, int k)
 {
     atomic_store(&bp_gate.k, k);
-    atomic_store(&bp_gate.enabled, enabled);
+    atomic_store(&bp_gate.shut, shut);
 }
 
 /* The queues are doubly linked: an overrun or a boost takes a thread out of
@@ -189,10 +189,14 @@ void bp_gate_release(struct bp_thread *t)
         futex_wake(&next->park_word);
 }
 
-/* At exit: nobody waits any more. */
+void bp_gate_stop(void)
+{
+    atomic_store(&bp_gate.shut, 0);
+}
+
 void bp_gate_open(void)
 {
-    atomic_store(&bp_gate.enabled, 0);
+    atomic_store(&bp_gate.shut, 0);
     lock_q();
     struct bp_thread *t;
     while ((t = pop_waiter()) != NULL) {

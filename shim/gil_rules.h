@@ -29,7 +29,7 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
             t->hold_ns = now > t->hold_start_ns ? now - t->hold_start_ns : 0;
             t->drop_ns = now;
             uint32_t asked = atomic_load_explicit(&t->asked, memory_order_relaxed);
-            atomic_store_explicit(&t->brief, t->hold_ns < BP_BRIEF_HOLD_NS && asked == t->asked_seen,
+            atomic_store_explicit(&t->brief, bp_policy_brief(t->hold_ns, asked != t->asked_seen),
                                   memory_order_relaxed);
             t->asked_seen = asked;
             atomic_store_explicit(&t->handover_ns, now, memory_order_relaxed);

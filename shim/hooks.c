@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "controller.h"
 #include "gate.h"
 #include "gil.h"
 #include "gil_rules.h"
@@ -165,7 +166,7 @@ static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread
 {
     if (BP_LIKELY(m == atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed))) {
         if (atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE) {
-            if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed))
+            if (atomic_load_explicit(&bp_gate.shut, memory_order_relaxed))
                 return take_begin_gated(t, m);
             t->after_idle = 0;
             if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
@@ -277,38 +278,36 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
     return atomic_load_explicit(&next_cond_signal, memory_order_relaxed)(c);
 }
 
-/* The GIL priority. take_gil waits on the GIL's cond until a deadline one
- * switch interval away; when it passes with no switch meanwhile, the waiter
- * asks the holder to let go. A favoured waiter gets a deadline
- * bp_priority_ns away instead. Favoured (see below for who): a brief
- * thread, or one kept waiting too long, behind a holder that is not brief. Only
- * while the gate is shut (the controller saw workers computing until made
- * to let go), and one thread at a time: favouring every brief waiter of a
- * pool of hundreds behind a computing main thread made ten thousand
- * wake-ups a second (measured on the seed's pool). Behind a brief holder,
- * which lets go soon anyway, nothing changes; a favoured thread that
- * computes loses its favour at the end of that hold. CPython's deadline is
- * on CLOCK_MONOTONIC (its conds are made so); one that does not look like
- * it is left alone. */
+/* The GIL priority's mechanics (who is favoured: bp_policy_favour).
+ * take_gil waits on the GIL's cond until a deadline one switch interval
+ * away; when it passes with no switch meanwhile, the waiter asks the holder
+ * to let go. A favoured waiter gets a deadline bp_priority_ns away instead,
+ * one thread at a time (favoured_now). CPython's deadline is on
+ * CLOCK_MONOTONIC (its conds are made so); one that does not look like it
+ * is left alone. */
+static enum bp_holder holder_for(const struct bp_thread *t)
+{
+    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+    if (!h)
+        return HOLDER_NONE;
+    if (h == t)
+        return HOLDER_SELF;
+    return atomic_load_explicit(&h->brief, memory_order_relaxed) ? HOLDER_BRIEF : HOLDER_COMPUTING;
+}
+
 static int favour(struct bp_thread *t, const struct timespec *abstime, struct timespec *sooner)
 {
-    if (!atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed) ||
-        atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0)
-        return 0;
-    /* A thread the gate never parks that has waited two switch intervals
-     * already is favoured whatever it is: behind the admitted computing
-     * threads, which re-queue on the cond less often than a waiter whose
-     * timeouts send it to the back, the main thread waited seconds
-     * (measured: a socket client next to 4 CPU threads, 0 round trips in
-     * 4.5 s). Otherwise a brief thread, outside the GIL since its last hold
-     * at least a quarter as long as it held it. */
-    uint64_t asked = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
-    int starving = !bp_gate_applies(t) && bp_now_ns() - asked >= BP_STARVING_NS;
-    if (!starving && (!atomic_load_explicit(&t->brief, memory_order_relaxed) ||
-                      (t->drop_ns && (asked < t->drop_ns || (asked - t->drop_ns) * 4 < t->hold_ns))))
-        return 0;
-    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
-    if (!h || h == t || atomic_load_explicit(&h->brief, memory_order_relaxed))
+    struct bp_waiter w = {
+        .gate_shut = atomic_load_explicit(&bp_gate.shut, memory_order_relaxed),
+        .favoured_now = atomic_load_explicit(&favoured_now, memory_order_relaxed),
+        .parkable = bp_gate_applies(t),
+        .brief = atomic_load_explicit(&t->brief, memory_order_relaxed),
+        .asked_ns = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed),
+        .drop_ns = t->drop_ns,
+        .hold_ns = t->hold_ns,
+        .holder = holder_for(t),
+    };
+    if (!bp_policy_favour(&w, bp_now_ns))
         return 0;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

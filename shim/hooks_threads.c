@@ -15,6 +15,7 @@
 #include "monitor.h"
 #include "python.h"
 #include "real.h"
+#include "report.h"
 #include "threads.h"
 
 #define HOOK __attribute__((visibility("default")))
@@ -62,7 +63,7 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     start_via = 0;
     if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
         return bp_real.pthread_create(th, attr, fn, arg);
-    bp_monitor_reopen_in_child();
+    bp_report_reopen_in_child();
     struct bp_thread *t = bp_thread_reserve();
     if (!t)
         return bp_real.pthread_create(th, attr, fn, arg);

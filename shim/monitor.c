@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "act.h"
 #include "affinity.h"
+#include "api.h"
 #include "clock.h"
 #include "controller.h"
 #include "gate.h"
 #include "gil.h"
+#include "gil_check.h"
 #include "log.h"
 #include "monitor.h"
 #include "options.h"
@@ -26,10 +29,6 @@
  * the monitor's own ticks never interleave. */
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int mon_stop;
-static _Atomic int restart_in_child; /* set in a fork child that may log */
-static int start_written;
-static int gil_note_written;
-static int layout_confirmed;
 static struct bp_controller ctl;
 static struct bp_run run;
 static uint64_t last_tick_ns;
@@ -38,105 +37,26 @@ static uint64_t last_tick_ns;
 static void give_up_gil(const char *why)
 {
     bp_gil_forget();
-    ctl.shut = 0;
-    bp_gate_open();
-    if (atomic_load(&bp_aff.cpu) >= 0)
-        bp_affinity_unpin();
+    struct bp_decision d = bp_stand_down(&ctl, atomic_load(&bp_aff.cpu) >= 0);
+    bp_act(&d);
     bp_note("warning", why);
     /* Someone who asked for acting hears it; verbose runs see the note. */
     if (!bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_options[OPT_MODE].from_env)
         bp_warn("%s", why);
 }
 
-/* The first tick after the GIL is found: confirm its layout where CPython
- * publishes it (3.13+), and notice a free-threaded build. */
-static void confirm_layout(void)
-{
-    if (layout_confirmed)
-        return;
-    void *cond = atomic_load(&bp_gil.cond);
-    int free_threaded = 0;
-    char why[200] = "";
-    int ok = bp_python_cross_check(cond, &free_threaded, why, sizeof why);
-    if (free_threaded) {
-        atomic_store(&bp_gil.disabled, 1);
-        layout_confirmed = 1;
-        if (cond)
-            give_up_gil("free-threaded CPython without a GIL: betapool observes thread starts only");
-        else
-            bp_note("info", "free-threaded CPython without a GIL: betapool observes thread starts only");
-        return;
-    }
-    if (!cond)
-        return;
-    layout_confirmed = 1;
-    if (ok == 2)
-        bp_note("info", "the GIL's place agrees with CPython's own debug offsets");
-    if (!ok) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the GIL's layout is not the one betapool knows (%s): it follows and throttles nothing", why);
-        give_up_gil(msg);
-    }
-}
-
-/* What is known of the GIL, said once: in the start record and the notes. */
-static void check_gil(uint64_t now)
-{
-    confirm_layout();
-    if (atomic_load(&bp_gil.layout_failed)) {
-        atomic_store(&bp_gil.layout_failed, 0);
-        give_up_gil("the GIL did not behave as the layout betapool knows (its lock flag was clear after a "
-                    "take): betapool follows and throttles nothing");
-    }
-    if (!start_written) {
-        bp_report_start(now);
-        start_written = 1;
-        gil_note_written = atomic_load(&bp_gil.found);
-        if (!gil_note_written) {
-            bp_note("warning", "the GIL was not found (an unknown CPython?): betapool observes thread "
-                               "starts only and throttles nothing");
-            gil_note_written = 1;
-        }
-    }
-    if (!gil_note_written && atomic_load(&bp_gil.found)) {
-        bp_note("info", "the GIL was found after the start record");
-        gil_note_written = 1;
-    }
-    bp_report_notes(now);
-}
-
-/* The one place that acts on a decision. */
-static void apply(const struct bp_decision *d, int least_cpu)
-{
-    atomic_store(&bp_gate.k, d->k_after);
-    if (d->shut_after && !d->shut_before)
-        bp_gate_configure(1, d->k_after);
-    else if (!d->shut_after && d->shut_before)
-        bp_gate_open(); /* wakes every parked thread */
-    if (d->pin == ACTION_PIN) {
-        if (least_cpu < 0) {
-            for (least_cpu = CPU_SETSIZE - 1; least_cpu > 0 && !CPU_ISSET(least_cpu, &bp_aff.allowed); least_cpu--)
-                ;
-        }
-        bp_affinity_pin(least_cpu, d->shut_after);
-    } else if (d->pin == ACTION_UNPIN) {
-        bp_affinity_unpin();
-    } else if (atomic_load(&bp_aff.cpu) >= 0) {
-        bp_affinity_follow(d->shut_after);
-    }
-}
-
 /* Decide on the interval's figures, act, count and log. */
 static void decide(uint64_t now, uint64_t span, const struct bp_tally *tl)
 {
     double here = -1.0, least_others = -1.0;
-    int least = -1;
+    struct bp_cpus cpus = {.pinned = atomic_load(&bp_aff.cpu) >= 0, .least_cpu = -1,
+                           .last_cpu = bp_affinity_last_cpu()};
     if (ctl.params.affinity)
-        bp_affinity_loads(now, &here, &least, &least_others);
-    int cpu = atomic_load(&bp_aff.cpu);
-    struct bp_interval in = bp_interval_of(tl, span, cpu >= 0, cpu >= 0 ? here : least_others);
+        bp_affinity_loads(now, &here, &cpus.least_cpu, &least_others);
+    cpus.others = cpus.pinned ? here : least_others;
+    struct bp_interval in = bp_interval_of(tl, span, &cpus);
     struct bp_decision d = bp_decide(&ctl, &in);
-    apply(&d, least);
+    bp_act(&d);
     bp_report_decision(now, &d, &run);
 }
 
@@ -176,6 +96,7 @@ static void visit(struct bp_thread *t, int st, uint64_t now, struct bp_json *exi
     if (counts) {
         tl->alive++;
         tl->waiting += tm.phase == PH_WAIT;
+        bp_figures_add(&tl->lives, &life);
     }
     if (exit_json)
         bp_report_exit_thread(exit_json, t, counts ? &life : NULL);
@@ -183,10 +104,13 @@ static void visit(struct bp_thread *t, int st, uint64_t now, struct bp_json *exi
 
 /* One pass over the table. final: the process is exiting, and exit_json,
  * when there is a log, the exit record being written. */
-static void tick(uint64_t now, int final, struct bp_json *exit_json)
+static void tick(uint64_t now, int final, struct bp_json *exit_json, struct bp_figures *lives)
 {
     struct bp_tally tl = {0};
-    check_gil(now);
+    char why[300];
+    if (bp_gil_verify(why, sizeof why))
+        give_up_gil(why);
+    bp_report_opening(now);
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
     for (uint32_t i = 0; i < high; i++) {
         struct bp_thread *t = &bp_threads[i];
@@ -205,24 +129,8 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     bp_log_flush();
     run.ticks++;
     bp_metrics_publish(&tl, &run, &ctl);
-}
-
-/* The figures of the threads alive now, over their lives. */
-static void alive_totals(struct bp_figures *sum, uint64_t now)
-{
-    uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
-    for (uint32_t i = 0; i < high; i++) {
-        struct bp_thread *t = &bp_threads[i];
-        if (atomic_load_explicit(&t->state, memory_order_acquire) != SLOT_LIVE)
-            continue;
-        struct bp_times tm;
-        bp_thread_read(t, now, &tm);
-        if (!bp_sample_counts(t->python, &tm))
-            continue;
-        struct bp_figures life;
-        bp_sample_lifetime(t->start_ns, &tm, now, bp_thread_cpu_ns(t->tid), &life);
-        bp_figures_add(sum, &life);
-    }
+    if (lives)
+        *lives = tl.lives;
 }
 
 void bp_monitor_stop_and_finish(void)
@@ -231,16 +139,16 @@ void bp_monitor_stop_and_finish(void)
     /* The gate is not opened: parks are bounded, and waking parked daemon
      * threads while CPython tears itself down only lets them run into a
      * finalized interpreter (CPython 3.10 can crash there). */
-    atomic_store(&bp_gate.enabled, 0);
+    bp_gate_stop();
     if (!bp_log_enabled() && !bp_opt(OPT_STATS))
         return;
     bp_real.mutex_lock(&mon_lock);
     uint64_t now = bp_now_ns();
     /* The exit record lists the threads alive now; tick() fills it. */
     struct bp_json *ej = bp_log_enabled() ? bp_report_exit_begin(now) : NULL;
-    tick(now, 1, ej);
-    struct bp_figures tot = run.ended;
-    alive_totals(&tot, now);
+    struct bp_figures tot = {0};
+    tick(now, 1, ej, &tot);
+    bp_figures_add(&tot, &run.ended);
     if (ej) {
         bp_report_exit_end(ej, now, &run, &tot);
         bp_log_close();
@@ -269,7 +177,7 @@ static void *monitor_main(void *arg)
         bp_clock_refine(interval);
         bp_real.mutex_lock(&mon_lock);
         if (!atomic_load(&mon_stop))
-            tick(bp_now_ns(), 0, NULL);
+            tick(bp_now_ns(), 0, NULL, NULL);
         bp_real.mutex_unlock(&mon_lock);
         /* A program whose last thread ends with pthread_exit ends when its
          * thread count reaches zero: ours must not keep it alive. Returning
@@ -324,20 +232,6 @@ void bp_monitor_ensure(void)
         bp_warn("cannot start betapool's thread: no samples, decisions or log until exit");
 }
 
-/* In a fork child: the parent's monitor thread is gone and its log is the
- * parent's. A child whose log path names its pid (%p) gets a log of its own
- * when it first starts a thread (and with it a monitor); any other child
- * writes nothing. Called from pthread_create. */
-void bp_monitor_reopen_in_child(void)
-{
-    if (BP_LIKELY(!atomic_load_explicit(&restart_in_child, memory_order_relaxed)))
-        return;
-    atomic_store(&restart_in_child, 0);
-    char used[600], err[700];
-    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0)
-        start_written = 0;
-}
-
 void bp_monitor_after_fork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
@@ -347,5 +241,4 @@ void bp_monitor_after_fork_child(void)
     uint64_t ticks = run.ticks; /* kept: a child's first ticks come at the full interval */
     memset(&run, 0, sizeof run);
     run.ticks = ticks;
-    atomic_store(&restart_in_child, bp_options[OPT_LOG].value && strstr(bp_options[OPT_LOG].path, "%p"));
 }

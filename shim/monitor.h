@@ -8,9 +8,6 @@
 void bp_monitor_ensure(void) BP_HIDDEN;
 /* At exit: the last tick, the exit record and the stats table. */
 void bp_monitor_stop_and_finish(void) BP_HIDDEN;
-/* In a fork child, at its first thread start: a log of its own if its path
- * names the pid. */
-void bp_monitor_reopen_in_child(void) BP_HIDDEN;
 /* In a fork child, from shim.c: no monitor thread, nothing counted yet. */
 void bp_monitor_after_fork_child(void) BP_HIDDEN;
 

@@ -2,6 +2,7 @@
  * the notes queued for the log, and the metrics the API returns. The figures
  * come measured (sampling.c) and decided (controller.c); here they are only
  * written. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,7 +52,7 @@ void bp_note(const char *level, const char *msg)
     atomic_flag_clear_explicit(&notes_lock, memory_order_release);
 }
 
-void bp_report_notes(uint64_t now)
+static void write_notes(uint64_t now)
 {
     for (;;) {
         char level[8], msg[240];
@@ -82,7 +83,7 @@ void bp_report_notes(uint64_t now)
 
 /* ---- the records of a run ---- */
 
-void bp_report_start(uint64_t now)
+static void write_start(uint64_t now)
 {
     struct bp_json j;
     bp_python_read_version();
@@ -110,6 +111,42 @@ void bp_report_start(uint64_t now)
     }
     bp_json_close(&j, '}');
     emit(&j);
+}
+
+static int start_written, gil_note_written;
+static _Atomic int restart_in_child; /* set in a fork child that may log */
+
+void bp_report_opening(uint64_t now)
+{
+    if (!start_written) {
+        write_start(now);
+        start_written = 1;
+        gil_note_written = atomic_load(&bp_gil.found);
+        if (!gil_note_written) {
+            bp_note("warning", "the GIL was not found (an unknown CPython?): betapool observes thread "
+                               "starts only and throttles nothing");
+            gil_note_written = 1;
+        }
+    }
+    if (!gil_note_written && atomic_load(&bp_gil.found)) {
+        bp_note("info", "the GIL was found after the start record");
+        gil_note_written = 1;
+    }
+    write_notes(now);
+}
+
+/* In a fork child: the parent's monitor thread is gone and its log is the
+ * parent's. A child whose log path names its pid (%p) gets a log of its own
+ * when it first starts a thread (and with it a monitor); any other child
+ * writes nothing. Called from pthread_create. */
+void bp_report_reopen_in_child(void)
+{
+    if (BP_LIKELY(!atomic_load_explicit(&restart_in_child, memory_order_relaxed)))
+        return;
+    atomic_store(&restart_in_child, 0);
+    char used[600], err[700];
+    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0)
+        start_written = 0;
 }
 
 static void thread_identity(struct bp_json *j, const struct bp_thread *t, const struct bp_figures *f)
@@ -154,7 +191,7 @@ void bp_report_process(uint64_t now, const struct bp_tally *tl, int acting, int 
     bp_json_int(&j, "forced", (long long)tl->forced);
     bp_json_int(&j, "favoured", (long long)tl->favoured);
     if (acting) {
-        bp_json_str(&j, "gate", shut ? "shut" : "open"); /* as decided: the exit opens it */
+        bp_json_str(&j, "gate", bp_gate_state_name(shut)); /* as decided: the exit opens it */
         bp_json_int(&j, "k", atomic_load(&bp_gate.k));
         bp_json_int(&j, "parked", atomic_load(&bp_gate.parked));
         bp_json_int(&j, "parks", (long long)atomic_load(&bp_gate.parks));
@@ -175,12 +212,12 @@ static void write_decision(uint64_t now, const struct bp_decision *d)
     bp_json_ratio(&j, "beta_io", d->beta_io);
     bp_json_fixed2(&j, "demand", d->demand);
     bp_json_str(&j, "reason", d->reason);
-    bp_json_str(&j, "gate", d->shut_after ? "shut" : "open");
-    bp_json_str(&j, "gate_was", d->shut_before ? "shut" : "open");
+    bp_json_str(&j, "gate", bp_gate_state_name(d->shut_after));
+    bp_json_str(&j, "gate_was", bp_gate_state_name(d->shut_before));
     bp_json_str(&j, "signal", bp_signal_name(d->signal));
     bp_json_fixed2(&j, "forced_per_s", d->forced_per_s);
     bp_json_str(&j, "gate_reason", d->gate_reason);
-    bp_json_str(&j, "pin", d->pin == ACTION_HOLD ? "stay" : bp_action_name(d->pin));
+    bp_json_str(&j, "pin", bp_pin_action_name(d->pin));
     bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
     bp_json_ratio(&j, "native_share", d->native);
     bp_json_fixed2(&j, "waiting", d->waiting);
@@ -195,11 +232,11 @@ void bp_report_decision(uint64_t now, const struct bp_decision *d, struct bp_run
 {
     run->decisions[d->action]++;
     if (d->shut_after != d->shut_before)
-        run->decisions[d->shut_after ? ACTION_SHUT : ACTION_OPEN]++;
-    if (d->pin != ACTION_HOLD)
-        run->decisions[d->pin]++;
+        run->decisions[d->shut_after ? ACTION_GATE_SHUT : ACTION_GATE_OPEN]++;
+    if (d->pin != PIN_STAY)
+        run->decisions[bp_pin_counted(d->pin)]++;
     /* Every change is logged; a steady state when its reason changes. */
-    int changed = d->k_after != d->k_before || d->shut_after != d->shut_before || d->pin != ACTION_HOLD;
+    int changed = d->k_after != d->k_before || d->shut_after != d->shut_before || d->pin != PIN_STAY;
     if (changed || d->action != ACTION_HOLD || last_action != (int)d->action || last_signal != (int)d->signal ||
         strcmp(d->reason, last_reason))
         write_decision(now, d);
@@ -268,76 +305,64 @@ void bp_report_exit_end(struct bp_json *j, uint64_t now, const struct bp_run *ru
     emit(j);
 }
 
+/* Appends to a fixed buffer; what does not fit is cut. */
+static void add(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+    if (*n >= cap - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *n = *n + (size_t)k < cap - 1 ? *n + (size_t)k : cap - 1;
+}
+
+/* The table's columns are the figures that have one (BP_FIGURE_FIELDS), then
+ * the ratios; its decisions are BP_ACTIONS, in order. */
 void bp_report_stats(uint64_t now, const struct bp_run *run, const struct bp_figures *tot)
 {
     char buf[2048];
-    int n = snprintf(buf, sizeof buf,
-                     "betapool: pid %d, python %s, mode %s, gil %s, %.3f s\n"
-                     "betapool: threads started %llu (python %llu), ended %llu, untracked %llu\n"
-                     "betapool: %12s %12s %12s %12s %12s %12s %7s %7s\n"
-                     "betapool: %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %7.3f %7.3f\n",
-                     (int)getpid(), bp_python.version, bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)],
-                     bp_gil_state(), (double)since_start(now) / 1e9, (unsigned long long)run->threads_started,
-                     (unsigned long long)run->python_threads, (unsigned long long)run->threads_exited,
-                     (unsigned long long)atomic_load(&bp_threads_untracked), "wall_ms", "cpu_ms",
-                     "gil_held_ms", "gil_wait_ms", "idle_ms", "blocked_ms", "beta", "beta_io",
-                     (double)tot->wall_ns / 1e6, (double)tot->cpu_ns / 1e6, (double)tot->held_ns / 1e6,
-                     (double)tot->wait_ns / 1e6, (double)tot->idle_ns / 1e6, (double)tot->blocked_ns / 1e6,
-                     bp_beta(tot), bp_beta_io(tot));
-    const uint64_t *dc = run->decisions;
-    if (n > 0 && n < (int)sizeof buf && bp_opt(OPT_MODE) == MODE_AUTO)
-        n += snprintf(buf + n, sizeof buf - (size_t)n,
-                      "betapool: K %d (min %ld, max %ld); decisions: scale_up %llu, scale_down %llu, veto %llu, "
-                      "hold %llu, pin %llu, unpin %llu, gate_shut %llu, gate_open %llu; parks %llu, overruns %llu; "
-                      "forced switches %llu, favoured waits %llu\n",
-                      atomic_load(&bp_gate.k), bp_opt(OPT_MIN_WORKERS), bp_opt(OPT_MAX_WORKERS),
-                      (unsigned long long)dc[ACTION_SCALE_UP], (unsigned long long)dc[ACTION_SCALE_DOWN],
-                      (unsigned long long)dc[ACTION_VETO], (unsigned long long)dc[ACTION_HOLD],
-                      (unsigned long long)dc[ACTION_PIN], (unsigned long long)dc[ACTION_UNPIN],
-                      (unsigned long long)dc[ACTION_SHUT], (unsigned long long)dc[ACTION_OPEN],
-                      (unsigned long long)atomic_load(&bp_gate.parks), (unsigned long long)atomic_load(&bp_gate.overruns),
-                      (unsigned long long)run->forced, (unsigned long long)run->favoured);
-    if (n > 0) {
-        ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-        (void)w;
+    size_t n = 0, cap = sizeof buf;
+    add(buf, cap, &n, "betapool: pid %d, python %s, mode %s, gil %s, %.3f s\n", (int)getpid(), bp_python.version,
+        bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)], bp_gil_state(), (double)since_start(now) / 1e9);
+    add(buf, cap, &n, "betapool: threads started %llu (python %llu), ended %llu, untracked %llu\n",
+        (unsigned long long)run->threads_started, (unsigned long long)run->python_threads,
+        (unsigned long long)run->threads_exited, (unsigned long long)atomic_load(&bp_threads_untracked));
+#define HEAD(member, key, in_table) if (in_table) add(buf, cap, &n, " %12s", key);
+#define CELL(member, key, in_table) if (in_table) add(buf, cap, &n, " %12.1f", (double)tot->member / 1e6);
+#define RATIO_HEAD(key, fn) add(buf, cap, &n, " %7s", key);
+#define RATIO_CELL(key, fn) add(buf, cap, &n, " %7.3f", fn(tot));
+    add(buf, cap, &n, "betapool:");
+    BP_FIGURE_FIELDS(HEAD)
+    BP_FIGURE_RATIOS(RATIO_HEAD)
+    add(buf, cap, &n, "\nbetapool:");
+    BP_FIGURE_FIELDS(CELL)
+    BP_FIGURE_RATIOS(RATIO_CELL)
+    add(buf, cap, &n, "\n");
+#undef HEAD
+#undef CELL
+#undef RATIO_HEAD
+#undef RATIO_CELL
+    if (bp_opt(OPT_MODE) == MODE_AUTO) {
+        add(buf, cap, &n, "betapool: K %d (min %ld, max %ld); decisions:", atomic_load(&bp_gate.k),
+            bp_opt(OPT_MIN_WORKERS), bp_opt(OPT_MAX_WORKERS));
+        for (int a = 0; a < ACTION_COUNT; a++)
+            add(buf, cap, &n, "%s %s %llu", a ? "," : "", bp_action_name((enum bp_action)a),
+                (unsigned long long)run->decisions[a]);
+        add(buf, cap, &n, "; parks %llu, overruns %llu; forced switches %llu, favoured waits %llu\n",
+            (unsigned long long)atomic_load(&bp_gate.parks), (unsigned long long)atomic_load(&bp_gate.overruns),
+            (unsigned long long)run->forced, (unsigned long long)run->favoured);
     }
-}
-
-/* ---- the metrics ---- */
-
-static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct bp_published published = {.pinned_cpu = -1};
-
-void bp_metrics_publish(const struct bp_tally *tl, const struct bp_run *run, const struct bp_controller *ctl)
-{
-    bp_real.mutex_lock(&metrics_lock);
-    published.threads = tl->alive;
-    published.gil_waiting = tl->waiting;
-    published.beta = bp_beta(&tl->proc);
-    published.beta_io = bp_beta_io(&tl->proc);
-    published.beta_io_smoothed = ctl->have_smoothed ? ctl->smoothed : published.beta_io;
-    published.gil_wait_share = bp_wait_share(&tl->proc);
-    published.pinned_cpu = atomic_load(&bp_aff.cpu);
-    published.threads_started = run->threads_started;
-    published.threads_exited = run->threads_exited;
-    memcpy(published.decisions, run->decisions, sizeof published.decisions);
-    published.ticks = run->ticks;
-    bp_real.mutex_unlock(&metrics_lock);
-}
-
-void bp_metrics_read(struct bp_published *out)
-{
-    bp_real.mutex_lock(&metrics_lock);
-    *out = published;
-    bp_real.mutex_unlock(&metrics_lock);
+    ssize_t w = write(2, buf, n);
+    (void)w;
 }
 
 void bp_report_after_fork_child(uint64_t now)
 {
     notes_head = notes_tail = 0;
     atomic_flag_clear(&notes_lock);
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    memcpy(&metrics_lock, &fresh, sizeof fresh);
     last_action = last_signal = -1;
     bp_t0_ns = now;
+    atomic_store(&restart_in_child, bp_options[OPT_LOG].value && strstr(bp_options[OPT_LOG].path, "%p"));
 }

@@ -25,9 +25,13 @@ struct bp_run {
 
 /* A note, queued by any thread but a hook and written by the monitor. */
 void bp_note(const char *level, const char *msg) BP_HIDDEN;
-void bp_report_notes(uint64_t now) BP_HIDDEN;
 
-void bp_report_start(uint64_t now) BP_HIDDEN;
+/* At every tick: the start record once per log (and what is known of the
+ * GIL, as a note), then the notes queued since. */
+void bp_report_opening(uint64_t now) BP_HIDDEN;
+/* In a fork child, at its first thread start: a log of its own if its path
+ * names the pid (its start record then comes at the next tick). */
+void bp_report_reopen_in_child(void) BP_HIDDEN;
 /* thread_start (f NULL) or thread_exit (f NULL when the thread does not count). */
 void bp_report_thread(const char *event, const struct bp_thread *t, const struct bp_figures *f, uint64_t now) BP_HIDDEN;
 void bp_report_sample(uint64_t now, pid_t tid, const struct bp_sample *s) BP_HIDDEN;
@@ -44,19 +48,7 @@ void bp_report_exit_thread(struct bp_json *j, const struct bp_thread *t, const s
 void bp_report_exit_end(struct bp_json *j, uint64_t now, const struct bp_run *run, const struct bp_figures *tot) BP_HIDDEN;
 void bp_report_stats(uint64_t now, const struct bp_run *run, const struct bp_figures *tot) BP_HIDDEN;
 
-/* What betapool_get_metrics() returns: a copy made at each tick. */
-struct bp_published {
-    unsigned threads, gil_waiting;
-    double beta, beta_io, beta_io_smoothed, gil_wait_share;
-    uint64_t threads_started, threads_exited;
-    uint64_t decisions[ACTION_COUNT];
-    uint64_t ticks;
-    int pinned_cpu;
-};
-void bp_metrics_publish(const struct bp_tally *tl, const struct bp_run *run, const struct bp_controller *ctl) BP_HIDDEN;
-void bp_metrics_read(struct bp_published *out) BP_HIDDEN;
-
-/* In a fork child: no notes, a fresh lock, times from now. */
+/* In a fork child: no notes, times from now, maybe a log of its own. */
 void bp_report_after_fork_child(uint64_t now) BP_HIDDEN;
 
 #endif

@@ -73,18 +73,20 @@ double bp_average_waiting(const struct bp_figures *f, uint64_t span_ns)
 /* The controller's K and gate see the computing workers only: the main
  * thread and brief threads are never parked, and their sleeps or waits say
  * nothing about the others'. GIL affinity sees every Python thread. */
-struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, int pinned, double others)
+struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, const struct bp_cpus *cpus)
 {
     return (struct bp_interval){
         .span_ns = span_ns,
         .beta_io = bp_beta_io(&tl->workers),
         .demand = bp_average_waiting(&tl->workers, span_ns),
         .forced = tl->workers_forced,
-        .exempt_waiting = span_ns ? (double)tl->main_thread.wait_ns / (double)span_ns : 0.0,
+        .main_waiting = span_ns ? (double)tl->main_thread.wait_ns / (double)span_ns : 0.0,
         .cpu_ns = tl->proc.cpu_ns,
         .held_ns = tl->proc.held_ns,
         .waiting = bp_average_waiting(&tl->proc, span_ns),
-        .pinned = pinned,
-        .others = others < 0.0 ? 0.0 : others, /* loads unknown: no reason to move */
+        .pinned = cpus->pinned,
+        .others = cpus->others < 0.0 ? 0.0 : cpus->others, /* loads unknown: no reason to move */
+        .least_cpu = cpus->least_cpu,
+        .last_cpu = cpus->last_cpu,
     };
 }

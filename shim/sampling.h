@@ -45,15 +45,23 @@ struct bp_tally {
     struct bp_figures proc, workers, main_thread;
     uint64_t forced, workers_forced, favoured;
     unsigned alive, waiting; /* counted live threads; of them, waiting for the GIL */
+    struct bp_figures lives; /* the counted live threads over their lives so far */
 };
 void bp_tally_add(struct bp_tally *tl, const struct bp_sample *s, enum bp_role role) BP_HIDDEN;
 
 /* Threads waiting for the GIL or parked, on average over span_ns. */
 double bp_average_waiting(const struct bp_figures *f, uint64_t span_ns) BP_HIDDEN;
 
-/* The controller's input from one interval: pinned says whether the Python
- * threads share a CPU now, others is the other processes' share of that CPU
- * (else of the least busy one), negative when unknown. */
-struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, int pinned, double others) BP_HIDDEN;
+/* The CPUs as the monitor found them: whether the Python threads share one
+ * now, the other processes' share of that CPU (else of the least busy one),
+ * the least busy CPU (both negative when the loads are unknown), and the
+ * highest CPU the process may use. */
+struct bp_cpus {
+    int pinned;
+    double others;
+    int least_cpu, last_cpu;
+};
+/* The controller's input from one interval. */
+struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, const struct bp_cpus *cpus) BP_HIDDEN;
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "affinity.h"
+#include "api.h"
 #include "clock.h"
 #include "gate.h"
 #include "gil.h"
@@ -49,6 +50,7 @@ static void after_fork_child(void)
     uint64_t now = bp_now_ns();
     bp_log_forget();
     bp_report_after_fork_child(now);
+    bp_metrics_after_fork_child();
     bp_monitor_after_fork_child();
     bp_affinity_after_fork_child();
     bp_gate_after_fork_child();
