@@ -19,22 +19,23 @@ import statistics
 import sys
 from xml.sax.saxutils import escape
 
+from . import _schema
+
 PROG = "betapool"       # how messages start; set by the command that runs
 KNOWN_SCHEMAS = (1, 2)
-JSON_FORMAT = 1          # version of this tool's own `summary --json` output
+JSON_FORMAT = 2          # version of this tool's own `summary --json` output
 DEFAULT_DANGER = 0.3     # the library's default GIL danger zone for beta_io
 
 # Per-thread figures, as in `sample` and `thread_exit` (milliseconds).
-FIGURES = ("wall_ms", "cpu_ms", "gil_held_ms", "gil_wait_ms", "idle_ms",
-           "blocked_ms", "parked_ms")
+FIGURES = _schema.FIGURE_FIELDS
 # Keys of `process` records summarised over time, with their kind.
 PROCESS_KEYS = (("threads", "count"), ("k", "count"), ("parked", "count"),
                 ("gil_waiting", "count"), ("gil_wait_share", "ratio"),
                 ("beta", "ratio"), ("beta_io", "ratio"))
 # Counts per interval (schema 2) that the summary also adds up over the run.
 PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"))
-ACTIONS = ("scale_up", "scale_down", "veto", "hold", "pin", "unpin", "gate shut",
-           "gate opened")
+# The decisions a run counts, in the order shown.
+ACTIONS = _schema.ACTIONS
 
 
 class LogError(Exception):
@@ -57,16 +58,11 @@ def clean(text):
 
 
 def betas(fig):
-    """beta and beta_io from summed figures, as docs/log-format.md defines them."""
+    """beta and beta_io from summed figures, as the shim computes them."""
     if fig.get("wall_ms") is None:
         return None, None
-    wall = fig["wall_ms"]
-    cpu = fig.get("cpu_ms")
-    beta = None if cpu is None else (1.0 - cpu / wall if wall > 0 else 0.0)
-    active = (wall - (fig.get("gil_wait_ms") or 0.0) - (fig.get("parked_ms") or 0.0)
-              - (fig.get("idle_ms") or 0.0))
-    beta_io = (active - (fig.get("gil_held_ms") or 0.0)) / active if active > 0 else 0.0
-    return beta, beta_io
+    beta = None if fig.get("cpu_ms") is None else _schema.beta(fig)
+    return beta, _schema.beta_io(fig)
 
 
 class Run:
@@ -264,7 +260,7 @@ class Run:
                 counts[pin] = counts.get(pin, 0) + 1
             gate, was = d.get("gate"), d.get("gate_was")
             if isinstance(gate, str) and isinstance(was, str) and gate != was:
-                key = "gate " + ("shut" if gate == "shut" else "opened")
+                key = "gate_shut" if gate == "shut" else "gate_open"
                 counts[key] = counts.get(key, 0) + 1
         order = [a for a in ACTIONS if a in counts] + sorted(a for a in counts if a not in ACTIONS)
         return {a: counts[a] for a in order}

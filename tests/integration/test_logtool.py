@@ -257,7 +257,7 @@ class LogToolTest(unittest.TestCase):
         self.assertEqual(run["gate"], {"open": 2, "shut": 3, "shut_s": 0.3})
         self.assertEqual(run["counts"], {"forced": 10, "favoured": 20})
         self.assertEqual(run["decisions"], {"scale_up": 1, "scale_down": 2, "veto": 1, "pin": 1,
-                                            "unpin": 1, "gate shut": 1, "gate opened": 1})
+                                            "unpin": 1, "gate_shut": 1, "gate_open": 1})
         self.assertEqual(run["decision_records"], 4)
         self.assertIn("decisions (4)", cp.stdout)
         out = self.ok("decisions", log).stdout.splitlines()
