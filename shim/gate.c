@@ -1,4 +1,4 @@
-/* The gate: in enforce mode at most K Python worker threads may hold a slot,
+/* The gate: while it is shut at most K Python worker threads may hold a slot,
  * and only a slot holder may take the GIL. The others park here, outside the
  * GIL, on a futex of their own, in arrival order. A released slot is handed
  * straight to the oldest parked thread, so none can jump the queue.

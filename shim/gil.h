@@ -8,7 +8,6 @@
 struct bp_gil {
     _Atomic(void *) cond;          /* C */
     _Atomic(void *) mutex;         /* M  = C + 48 */
-    _Atomic(void *) switch_cond;   /* SC = C + 88 */
     _Atomic(void *) switch_mutex;  /* SM = C + 136 */
     _Atomic int found;
     _Atomic int claimed;           /* one GIL is (being) followed: see gil.c */
@@ -34,6 +33,8 @@ void bp_gil_forget(void) BP_HIDDEN;
  * `locked` flag must be set; returns 0 when the layout is refuted. */
 int bp_gil_check_take(void) BP_HIDDEN;
 #define BP_GIL_MUTEX_OFFSET 48
+/* SC: never followed (nothing is learned from it), but create_gil inits it
+ * right after C: a cond init there is not the GIL's. */
 #define BP_GIL_SWITCH_COND_OFFSET 88
 #define BP_GIL_SWITCH_MUTEX_OFFSET 136
 void bp_gil_note_mutex_init(void *m) BP_HIDDEN;
@@ -56,7 +57,6 @@ enum bp_gil_step {
 /* The online take/drop rules, one call per event seen on a GIL object. */
 enum bp_gil_event {
     EV_LOCK_MUTEX,        /* lock(M) */
-    EV_MUTEX_CONTENDED,   /* ... and M was not free at once */
     EV_UNLOCK_MUTEX,      /* unlock(M), after it returned */
     EV_LOCK_SWITCH,       /* lock(SM) */
     EV_UNLOCK_SWITCH,     /* unlock(SM), after it returned */

@@ -40,10 +40,6 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
         t->gil_step = STEP_TAKING;
         bp_phase_set(t, PH_WAIT, now_fn());
         return;
-    case EV_MUTEX_CONTENDED:
-        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
-            t->gil_step = STEP_TAKING_WAITED;
-        return;
     case EV_TIMEDWAIT_COND:
         if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
             t->gil_step = STEP_TAKING_WAITED;

@@ -14,7 +14,7 @@ enum bp_phase {
     PH_WAIT,        /* waiting to take the GIL (incl. the forced-switch wait) */
     PH_HELD,        /* holding the GIL: running Python */
     PH_IDLE,        /* waiting on a Python lock/queue with the GIL released */
-    PH_PARKED,      /* held at betapool's gate (enforce mode) */
+    PH_PARKED,      /* held at betapool's gate (mode auto, the gate shut) */
     PH_COUNT
 };
 
@@ -74,7 +74,7 @@ struct bp_thread {
     uint8_t start_logged;
     struct bp_seen seen;
     uint32_t next_free;     /* free-list link */
-    /* The gate (enforce mode): owner-written except park_word and q_next. */
+    /* The gate (gate.c): owner-written except park_word and q_next. */
     uint8_t has_slot;
     uint8_t after_idle;       /* waited idle since its last take: new work */
     _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */

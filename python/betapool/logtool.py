@@ -185,7 +185,7 @@ class Run:
 
     def pinned_spans(self):
         """[(t_from, t_to, cpu)]: when the Python threads shared one CPU,
-        from the process records' cpu (GIL affinity, enforce mode)."""
+        from the process records' cpu (GIL affinity, mode auto)."""
         spans, cur = [], None
         for p in self.processes:
             t, cpu = num(p.get("t")), num(p.get("cpu"))

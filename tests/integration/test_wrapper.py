@@ -65,12 +65,12 @@ class WrapperTest(unittest.TestCase):
         self.assertTrue(os.access(WRAPPER, os.X_OK))
 
     def test_every_option_sets_its_variable(self):
-        child = self.child_env(["--lib", self.lib, "--mode", "enforce", "--log", "run-%p.jsonl",
+        child = self.child_env(["--lib", self.lib, "--mode", "auto", "--log", "run-%p.jsonl",
                                 "--interval", "50", "--min", "2", "--max", "8", "--affinity",
                                 "off", "--gate", "off", "--priority", "auto", "--stats",
                                 "--verbose"])
         self.assertEqual(self.betapool_vars(child), {
-            "BETAPOOL_MODE": "enforce", "BETAPOOL_LOG": "run-%p.jsonl",
+            "BETAPOOL_MODE": "auto", "BETAPOOL_LOG": "run-%p.jsonl",
             "BETAPOOL_INTERVAL_MS": "50", "BETAPOOL_MIN_WORKERS": "2",
             "BETAPOOL_MAX_WORKERS": "8", "BETAPOOL_AFFINITY": "off", "BETAPOOL_GATE": "off",
             "BETAPOOL_PRIORITY": "auto", "BETAPOOL_STATS": "1",
@@ -79,7 +79,7 @@ class WrapperTest(unittest.TestCase):
 
     def test_old_form_without_run(self):
         """scripts/betapool OPTIONS -- PROGRAM, as before the sub-commands."""
-        options = ["--lib", self.lib, "--mode", "enforce", "--interval", "50"]
+        options = ["--lib", self.lib, "--mode", "auto", "--interval", "50"]
         self.assertEqual(self.child_env(options, command=()), self.child_env(options))
         cp = self.wrapper(["--lib", self.lib, sys.executable, "-c", DUMP_ARGV, "x"], command=())
         self.assertEqual(cp.returncode, 0, cp.stderr)
@@ -136,8 +136,8 @@ class WrapperTest(unittest.TestCase):
 
     def test_inherited_variables_kept_unless_given(self):
         env = {"BETAPOOL_MODE": "off", "BETAPOOL_LOG": "a.jsonl"}
-        child = self.child_env(["--lib", self.lib, "--mode", "enforce"], env)
-        self.assertEqual(child["BETAPOOL_MODE"], "enforce")
+        child = self.child_env(["--lib", self.lib, "--mode", "auto"], env)
+        self.assertEqual(child["BETAPOOL_MODE"], "auto")
         self.assertEqual(child["BETAPOOL_LOG"], "a.jsonl")
 
     def test_program_options_are_the_programs(self):
