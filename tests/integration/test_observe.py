@@ -352,6 +352,30 @@ class TestObserve(ObserveCase):
                 root = ET.parse(svg).getroot()
                 self.assertTrue(root.tag.endswith("svg"), root.tag)
 
+    # 12 -------------------------------------------------------------------
+    def test_schema_module_names_what_the_log_writes(self):
+        """betapool/_schema.py, generated at build time from the shim's own
+        lists, names the figures a real log carries, in the log's order, and
+        computes beta and beta_io as the shim does."""
+        sys.path.insert(0, os.path.join(ROOT, "python"))
+        try:
+            from betapool import _schema
+        finally:
+            sys.path.remove(os.path.join(ROOT, "python"))
+        for label, py in self.each_python():
+            with self.subTest(python=label):
+                cp, out, recs, log = self.cpu_run(label, py, 8)
+                for r in recs:
+                    if r["event"] not in ("sample", "thread_exit") or "wall_ms" not in r:
+                        continue
+                    keys = tuple(k for k in r if k in FIGS or k in ("beta", "beta_io"))
+                    self.assertEqual(keys, _schema.FIGURE_FIELDS + _schema.FIGURE_RATIOS, r)
+                    self.assertEqual(_schema.SCHEMA, recs[0]["schema"])
+                    if r["wall_ms"] < 10:
+                        continue  # milliseconds to 3 decimals: too coarse to compare ratios
+                    self.assertAlmostEqual(_schema.beta(r), r["beta"], delta=2e-4, msg=r)
+                    self.assertAlmostEqual(_schema.beta_io(r), r["beta_io"], delta=2e-4, msg=r)
+
 
 class TestNonPython(ShimTestCase):
     """7: a process that is not CPython prints what it prints without the
