@@ -371,10 +371,13 @@ class TestObserve(ObserveCase):
                     keys = tuple(k for k in r if k in FIGS or k in ("beta", "beta_io"))
                     self.assertEqual(keys, _schema.FIGURE_FIELDS + _schema.FIGURE_RATIOS, r)
                     self.assertEqual(_schema.SCHEMA, recs[0]["schema"])
-                    if r["wall_ms"] < 10:
-                        continue  # milliseconds to 3 decimals: too coarse to compare ratios
-                    self.assertAlmostEqual(_schema.beta(r), r["beta"], delta=2e-4, msg=r)
-                    self.assertAlmostEqual(_schema.beta_io(r), r["beta_io"], delta=2e-4, msg=r)
+                    # The log's milliseconds are rounded to 1 us and its
+                    # ratios to 4 decimals: up to 4 rounded terms per ratio.
+                    active = r["wall_ms"] - sum(r[k] for k in _schema.BETA_IO_OFF)
+                    self.assertAlmostEqual(_schema.beta(r), r["beta"], msg=r,
+                                           delta=1e-4 + 0.002 / max(r["wall_ms"], 1e-3))
+                    self.assertAlmostEqual(_schema.beta_io(r), r["beta_io"], msg=r,
+                                           delta=1e-4 + 0.003 / max(active, 1e-3))
 
 
 class TestNonPython(ShimTestCase):
