@@ -19,7 +19,11 @@ import statistics
 import sys
 from xml.sax.saxutils import escape
 
-from . import _schema
+try:
+    from . import _schema
+except ImportError as e:  # a source checkout never built
+    raise ImportError("betapool/_schema.py is written by the build (meson compile -C build); "
+                      "a source checkout looks for it in build/python/betapool") from e
 
 PROG = "betapool"       # how messages start; set by the command that runs
 KNOWN_SCHEMAS = (1, 2)

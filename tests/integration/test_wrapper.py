@@ -12,7 +12,7 @@ import sys
 import tempfile
 import unittest
 
-from common import LIB, ROOT, shim_env
+from common import BUILD, LIB, ROOT, shim_env
 
 WRAPPER = os.path.join(ROOT, "scripts", "betapool")
 PACKAGE = os.path.join(ROOT, "python", "betapool")
@@ -230,10 +230,15 @@ class WrapperTest(unittest.TestCase):
     def package_copy(self, name, layout, where="libbetapool.so"):
         """A copy of the betapool package in self.dir/name: laid out as in a
         checkout (python/betapool, the library in build/shim), or installed
-        (site/betapool with a _where.py as meson writes it)."""
+        (site/betapool with a _where.py as meson writes it). Either has the
+        _schema.py the build writes: in build/python/betapool of a checkout,
+        beside the package installed."""
         tree = os.path.join(self.dir, name)
         dest = os.path.join(tree, "python" if layout == "checkout" else "site", "betapool")
-        shutil.copytree(PACKAGE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.in"))
+        shutil.copytree(PACKAGE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.in", "meson.build"))
+        schema_dir = os.path.join(tree, "build", "python", "betapool") if layout == "checkout" else dest
+        os.makedirs(schema_dir, exist_ok=True)
+        shutil.copy(os.path.join(BUILD, "python", "betapool", "_schema.py"), schema_dir)
         if layout == "installed":
             with open(os.path.join(dest, "_where.py"), "w") as f:
                 f.write(f"LIBRARY = {where!r}\n")
