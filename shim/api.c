@@ -1,10 +1,12 @@
 /* The public API (include/betapool.h): the version, and the metrics the
  * monitor publishes at each tick. */
 #include <string.h>
+#include <time.h>
 
 #include "../include/betapool.h"
 #include "affinity.h"
 #include "api.h"
+#include "clock.h"
 #include "controller.h"
 #include "gate.h"
 #include "gil.h"
@@ -19,7 +21,8 @@
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bp_published published = {.pinned_cpu = -1};
 
-void bp_metrics_publish(const struct bp_tally *tl, const struct bp_run *run, const struct bp_controller *ctl)
+void bp_metrics_publish(uint64_t now, const struct bp_tally *tl, const struct bp_run *run,
+                        const struct bp_controller *ctl)
 {
     bp_real.mutex_lock(&metrics_lock);
     published.threads = tl->alive;
@@ -33,6 +36,11 @@ void bp_metrics_publish(const struct bp_tally *tl, const struct bp_run *run, con
     published.threads_exited = run->threads_exited;
     memcpy(published.decisions, run->decisions, sizeof published.decisions);
     published.ticks = run->ticks;
+    published.forced = run->forced;
+    published.favoured = run->favoured;
+    published.gil_held_ns = run->held_ns;
+    published.gil_wait_ns = run->wait_ns;
+    published.tick_ns = now;
     bp_real.mutex_unlock(&metrics_lock);
 }
 
@@ -51,10 +59,19 @@ void bp_metrics_after_fork_child(void)
 
 /* ---- the API ---- */
 
-
 API const char *betapool_version(void)
 {
     return BP_VERSION;
+}
+
+/* A time of betapool's clock as wall-clock time, ns since the epoch. */
+static uint64_t unix_ns_at(uint64_t t_ns)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t now = bp_now_ns(), ago = now > t_ns ? now - t_ns : 0;
+    uint64_t unix_now = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
+    return unix_now > ago ? unix_now - ago : 0;
 }
 
 API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
@@ -95,6 +112,11 @@ API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
         .priority = (int32_t)bp_opt(OPT_PRIORITY),
         .gate_shuts = p.decisions[ACTION_GATE_SHUT],
         .gate_opens = p.decisions[ACTION_GATE_OPEN],
+        .forced_switches = p.forced,
+        .favoured_waits = p.favoured,
+        .gil_held_ns = p.gil_held_ns,
+        .gil_wait_ns = p.gil_wait_ns,
+        .sampled_unix_ns = p.ticks ? unix_ns_at(p.tick_ns) : 0,
     };
     memcpy(out, &m, m.size);
     return (int)m.size;

@@ -15,8 +15,11 @@ struct bp_published {
     uint64_t decisions[ACTION_COUNT];
     uint64_t ticks;
     int pinned_cpu;
+    uint64_t forced, favoured, gil_held_ns, gil_wait_ns; /* over the run */
+    uint64_t tick_ns; /* when the last tick sampled (bp_now_ns) */
 };
-void bp_metrics_publish(const struct bp_tally *tl, const struct bp_run *run, const struct bp_controller *ctl) BP_HIDDEN;
+void bp_metrics_publish(uint64_t now, const struct bp_tally *tl, const struct bp_run *run,
+                        const struct bp_controller *ctl) BP_HIDDEN;
 void bp_metrics_read(struct bp_published *out) BP_HIDDEN;
 void bp_metrics_after_fork_child(void) BP_HIDDEN;
 

@@ -17,6 +17,7 @@
 #include "gil.h"
 #include "gil_check.h"
 #include "log.h"
+#include "metrics_file.h"
 #include "monitor.h"
 #include "options.h"
 #include "python.h"
@@ -122,13 +123,17 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json, struct bp_f
     bp_report_process(now, &tl, acting, ctl.shut);
     run.forced += tl.forced;
     run.favoured += tl.favoured;
+    run.held_ns += tl.proc.held_ns;
+    run.wait_ns += tl.proc.wait_ns;
     /* Nothing is decided once the GIL is no longer followed. */
     if (acting && !final && atomic_load(&bp_gil.found))
         decide(now, now > last_tick_ns ? now - last_tick_ns : 0, &tl);
     last_tick_ns = now;
     bp_log_flush();
     run.ticks++;
-    bp_metrics_publish(&tl, &run, &ctl);
+    bp_metrics_publish(now, &tl, &run, &ctl);
+    if (BP_UNLIKELY(bp_options[OPT_METRICS_DIR].value) && !final)
+        bp_report_metrics_file(&tl, &run);
     if (lives)
         *lives = tl.lives;
 }
@@ -140,6 +145,11 @@ void bp_monitor_stop_and_finish(void)
      * threads while CPython tears itself down only lets them run into a
      * finalized interpreter (CPython 3.10 can crash there). */
     bp_gate_stop();
+    if (bp_options[OPT_METRICS_DIR].value) {
+        bp_real.mutex_lock(&mon_lock); /* no tick renames a new one in after */
+        bp_metrics_file_remove(bp_options[OPT_METRICS_DIR].path);
+        bp_real.mutex_unlock(&mon_lock);
+    }
     if (!bp_log_enabled() && !bp_opt(OPT_STATS))
         return;
     bp_real.mutex_lock(&mon_lock);

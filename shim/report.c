@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "gate.h"
 #include "gil.h"
+#include "metrics_file.h"
 #include "options.h"
 #include "python.h"
 #include "real.h"
@@ -243,6 +244,19 @@ void bp_report_decision(uint64_t now, const struct bp_decision *d, struct bp_run
     last_action = (int)d->action;
     last_signal = (int)d->signal;
     snprintf(last_reason, sizeof last_reason, "%s", d->reason);
+}
+
+void bp_report_metrics_file(const struct bp_tally *tl, const struct bp_run *run)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    struct bp_prom_sample s = {
+        .pid = (int)getpid(), .gil_wait_ns = run->wait_ns, .gil_held_ns = run->held_ns, .threads = tl->alive,
+        .parks = atomic_load(&bp_gate.parks), .forced_switches = run->forced,
+        .pinned = atomic_load(&bp_aff.cpu) >= 0,
+        .realtime_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
+    };
+    bp_metrics_file_write(bp_options[OPT_METRICS_DIR].path, &s, bp_note);
 }
 
 /* ---- the exit record and the stats table ---- */

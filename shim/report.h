@@ -20,6 +20,7 @@ struct bp_run {
     struct bp_figures ended;             /* the threads that ended */
     uint64_t decisions[ACTION_COUNT];
     uint64_t forced, favoured;           /* over the run, every thread */
+    uint64_t held_ns, wait_ns;           /* GIL held and waited for, over the run, every thread */
     uint64_t ticks;
 };
 
@@ -40,6 +41,10 @@ void bp_report_process(uint64_t now, const struct bp_tally *tl, int acting, int 
 /* Counts the interval's decisions in run; logs them when something changed
  * or the reason did. */
 void bp_report_decision(uint64_t now, const struct bp_decision *d, struct bp_run *run) BP_HIDDEN;
+
+/* BETAPOOL_METRICS_DIR's file, from the tick's tally and the run's totals
+ * (metrics_file.c). */
+void bp_report_metrics_file(const struct bp_tally *tl, const struct bp_run *run) BP_HIDDEN;
 
 /* The exit record: begun with its list of live threads open, each added,
  * then ended with the run's counts and written. */
