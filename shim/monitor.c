@@ -145,26 +145,20 @@ void bp_monitor_stop_and_finish(void)
      * threads while CPython tears itself down only lets them run into a
      * finalized interpreter (CPython 3.10 can crash there). */
     bp_gate_stop();
-    if (bp_options[OPT_METRICS_DIR].value) {
-        bp_real.mutex_lock(&mon_lock); /* no tick renames a new one in after */
-        bp_metrics_file_remove(bp_options[OPT_METRICS_DIR].path);
-        bp_real.mutex_unlock(&mon_lock);
-    }
-    if (!bp_log_enabled() && !bp_opt(OPT_STATS))
+    int reports = bp_log_enabled() || bp_opt(OPT_STATS);
+    if (!reports && !bp_options[OPT_METRICS_DIR].value)
         return;
     bp_real.mutex_lock(&mon_lock);
-    uint64_t now = bp_now_ns();
-    /* The exit record lists the threads alive now; tick() fills it. */
-    struct bp_json *ej = bp_log_enabled() ? bp_report_exit_begin(now) : NULL;
-    struct bp_figures tot = {0};
-    tick(now, 1, ej, &tot);
-    bp_figures_add(&tot, &run.ended);
-    if (ej) {
-        bp_report_exit_end(ej, now, &run, &tot);
-        bp_log_close();
+    if (bp_options[OPT_METRICS_DIR].value) /* under the lock: no tick renames a new one in after */
+        bp_metrics_file_remove(bp_options[OPT_METRICS_DIR].path);
+    if (reports) {
+        uint64_t now = bp_now_ns();
+        /* The exit record lists the threads alive now; tick() fills it. */
+        struct bp_json *ej = bp_log_enabled() ? bp_report_exit_begin(now) : NULL;
+        struct bp_figures lives = {0};
+        tick(now, 1, ej, &lives);
+        bp_report_finish(ej, now, &run, &lives);
     }
-    if (bp_opt(OPT_STATS))
-        bp_report_stats(now, &run, &tot);
     bp_real.mutex_unlock(&mon_lock);
 }
 

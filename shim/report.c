@@ -372,6 +372,18 @@ void bp_report_stats(uint64_t now, const struct bp_run *run, const struct bp_fig
     (void)w;
 }
 
+void bp_report_finish(struct bp_json *ej, uint64_t now, const struct bp_run *run, const struct bp_figures *lives)
+{
+    struct bp_figures tot = *lives;
+    bp_figures_add(&tot, &run->ended);
+    if (ej) {
+        bp_report_exit_end(ej, now, run, &tot);
+        bp_log_close();
+    }
+    if (bp_opt(OPT_STATS))
+        bp_report_stats(now, run, &tot);
+}
+
 void bp_report_after_fork_child(uint64_t now)
 {
     notes_head = notes_tail = 0;

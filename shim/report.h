@@ -52,6 +52,11 @@ struct bp_json *bp_report_exit_begin(uint64_t now) BP_HIDDEN;
 void bp_report_exit_thread(struct bp_json *j, const struct bp_thread *t, const struct bp_figures *f) BP_HIDDEN;
 void bp_report_exit_end(struct bp_json *j, uint64_t now, const struct bp_run *run, const struct bp_figures *tot) BP_HIDDEN;
 void bp_report_stats(uint64_t now, const struct bp_run *run, const struct bp_figures *tot) BP_HIDDEN;
+/* At exit, after the last tick (lives: the live threads' figures over their
+ * lives): the exit record's end (ej, when there is a log) and the log
+ * closed, then the stats table if asked for. */
+void bp_report_finish(struct bp_json *ej, uint64_t now, const struct bp_run *run,
+                      const struct bp_figures *lives) BP_HIDDEN;
 
 /* In a fork child: no notes, times from now, maybe a log of its own. */
 void bp_report_after_fork_child(uint64_t now) BP_HIDDEN;
