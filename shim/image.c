@@ -13,7 +13,8 @@
 #include <link.h>
 #include <string.h>
 
-#include "bp.h"
+#include "python.h"
+#include "real.h"
 
 int bp_image_at(const void *addr, struct bp_image *out)
 {

@@ -18,7 +18,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 
-#include "bp.h"
+#include "python.h"
+#include "real.h"
 
 /* pthread_cond_* exist in two versions; CPython binds the 2.3.2 ones, and
  * the 2.2.5 compatibility versions crash it at create_gil. */

@@ -8,6 +8,9 @@ BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES libclang-rt-14-dev"
 # test_embed: uWSGI and its python3 plugin, which dlopens libpython3.11.so
 # after start (a Python that arrives later); about 5 MB with its libraries.
 BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES uwsgi-core uwsgi-plugin-python3"
+# scripts/wheel and test_pip: meson-python builds the wheel, wheel retags it,
+# venv (with ensurepip) installs it.
+BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES python3-mesonpy python3-wheel python3-venv"
 # Debian unstable's python3.14 and python3.15 in build/pythons
 # (scripts/lib/pythons.py): apt-get download, dpkg-deb -x, then patchelf.
 BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES patchelf"
