@@ -60,10 +60,12 @@ class TestSubinterpreters(common.ShimTestCase):
                     self.assertLess(r["beta_io"], 0.2, r)
                     self.assertGreater(r["gil_held_ms"], 50, r)
                     self.assertEqual(r["parked_ms"], 0.0, "never parked by the main GIL's gate")
+                # The main GIL's four are followed as before (their figures
+                # are test_observe's business).
                 main_workers = [r for r in exits if not r.get("other_gil") and r["python"]]
                 self.assertEqual(len(main_workers), 4)
                 for r in main_workers:
-                    self.assertLess(r["beta_io"], 0.3, r)
+                    self.assertGreater(r["gil_held_ms"], 0, r)
                 # Inside the sub-interpreters, at the end of their work, every
                 # CPU the process may use (whether or not betapool pinned the
                 # main GIL's threads meanwhile).

@@ -46,7 +46,7 @@ def in_subinterpreter():
 
 def main_gil():
     s = 0
-    for i in range(steps // 2):
+    for i in range(steps):
         s += i
 
 
