@@ -46,6 +46,8 @@ struct bp_real {
                         char *const[], char *const[]);
     int (*system)(const char *);
     FILE *(*popen)(const char *, const char *);
+    void (*exit_)(int);  /* _exit */
+    void (*Exit_)(int);  /* _Exit */
     unsigned long (*start_new_thread)(void (*)(void *), void *);
     int (*start_joinable_thread)(void (*)(void *), void *, void *, void *);
     _Atomic int resolved;
@@ -440,7 +442,9 @@ struct bp_controller_params {
     double alpha, danger;
     int gate;     /* the gate may shut */
     int affinity; /* threads may be pinned */
+    char no_affinity[160]; /* why not, when not by the option (one usable CPU) */
 };
+#define BP_VIEW_CPUS 256 /* CPUs the controller sees (the first usable ones) */
 /* One interval's figures, as the monitor measured them. */
 struct bp_interval {
     uint64_t span_ns;
@@ -453,7 +457,17 @@ struct bp_interval {
     uint64_t cpu_ns, held_ns;
     double waiting;         /* waiting for the GIL or parked, on average */
     int pinned;
-    double others;          /* pinned: other processes' share of our CPU; else of the least busy one */
+    double others;          /* pinned: other processes' share of our CPU (not counting processes
+                             * under betapool that hold no CPU: they are in the registry) */
+    /* Unpinned: the CPUs the process may use, who holds each and how busy
+     * other processes keep it (the registry's and /proc/stat's view). */
+    int coord;              /* enum bp_coord (registry.h): none (decide alone), ok, busy */
+    int ncpus;
+    struct bp_cpu_view {
+        int cpu;
+        int holder;         /* pid of the live process that holds it; 0: free */
+        double others;      /* other processes' share of it, those under betapool holding no CPU aside */
+    } cpus[BP_VIEW_CPUS];
 };
 struct bp_controller {
     struct bp_controller_params params;
@@ -480,6 +494,7 @@ struct bp_decision {
     double forced_per_s;
     char gate_reason[160];
     enum bp_action pin;    /* pin, unpin or hold */
+    int cpu;               /* pin: the CPU to claim */
     double native, waiting;
     char pin_reason[160];
 };
@@ -490,15 +505,20 @@ struct bp_decision bp_decide(struct bp_controller *c, const struct bp_interval *
 struct bp_affinity {
     _Atomic int cpu;      /* the CPU the Python threads share now; -1: none */
     _Atomic int ever;     /* some thread was pinned in this process */
-    int usable;           /* the process may run on two CPUs or more */
+    int usable;           /* the process may use two CPUs or more (mask, cpuset, quota) */
+    char why[160];        /* why not */
     cpu_set_t allowed;    /* the process's CPUs when it started */
     cpu_set_t pin;        /* the one CPU, while pinned */
 };
 extern struct bp_affinity bp_aff BP_HIDDEN;
 void bp_affinity_init(void) BP_HIDDEN;
-/* The monitor's side: CPU loads since the last call (-1 when unknown), then
- * pin, unpin, and pin the Python threads that started since. */
-void bp_affinity_loads(uint64_t now, double *others_here, int *least_cpu, double *others_least) BP_HIDDEN;
+/* The monitor's side: the usable CPUs, who holds each (the registry's view,
+ * NULL: none) and other processes' loads since the last call, into the
+ * controller's input; then pin, unpin, and pin the Python threads that
+ * started since. */
+struct bp_reg_view;
+void bp_affinity_view(uint64_t now, const struct bp_reg_view *reg, struct bp_interval *in) BP_HIDDEN;
+double bp_affinity_ours(void) BP_HIDDEN; /* the process's CPU use over the last interval, in CPUs */
 /* spare_brief: leave brief threads on every CPU (the gate is shut: some
  * threads compute on the pinned CPU). */
 int bp_affinity_pin(int cpu, int spare_brief) BP_HIDDEN; /* threads moved */
@@ -554,7 +574,7 @@ struct bp_option {
 enum bp_opt_id {
     OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS,
     OPT_MIN_WORKERS, OPT_MAX_WORKERS, OPT_GIL_DANGER, OPT_EWMA_ALPHA, OPT_HYSTERESIS,
-    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_GATE, OPT_PRIORITY, OPT_PRIORITY_US, OPT_CLOCK,
+    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_GATE, OPT_PRIORITY, OPT_PRIORITY_US, OPT_CLOCK, OPT_REGISTRY,
     OPT_COUNT
 };
 extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;
@@ -604,6 +624,8 @@ void bp_say(const char *fmt, ...) BP_HIDDEN __attribute__((format(printf, 1, 2))
 void bp_monitor_ensure(void) BP_HIDDEN; /* start it once, with the first Python thread */
 
 void bp_monitor_stop_and_finish(void) BP_HIDDEN;
+void bp_monitor_exit_now(void) BP_HIDDEN;  /* _exit, _Exit: the last records, bounded */
+void bp_monitor_set_owner(void) BP_HIDDEN; /* at start: this process's log and shim's thread */
 void bp_monitor_after_fork_child(void) BP_HIDDEN;
 void bp_note(const char *level, const char *msg) BP_HIDDEN; /* queued, written by the monitor */
 struct bp_published {

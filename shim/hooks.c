@@ -7,6 +7,7 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bp.h"
@@ -610,4 +611,31 @@ HOOK FILE *popen(const char *command, const char *type)
     if (lent)
         bp_affinity_retake_self();
     return r;
+}
+
+/* ---- _exit and _Exit: the last records and the CPU given back ---- */
+
+/* The program's way of ending is kept: the records are written (bounded,
+ * monitor.c) and then the real function ends the process. No signal
+ * handler is installed anywhere: a SIGTERM the program handles in Python
+ * ends through exit or _exit, both seen here; one it leaves to the kernel
+ * ends the process at once, and its CPU is reclaimed by the others. */
+HOOK void _exit(int status)
+{
+    bp_real_ensure();
+    bp_monitor_exit_now();
+    if (bp_real.exit_)
+        bp_real.exit_(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+HOOK void _Exit(int status)
+{
+    bp_real_ensure();
+    bp_monitor_exit_now();
+    if (bp_real.Exit_)
+        bp_real.Exit_(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
 }

@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "bp.h"
+#include "registry.h"
 
 /* Everything the monitor writes is guarded by this lock: the exit path and
  * the monitor's own ticks never interleave. */
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int mon_stop;
 static _Atomic int restart_in_child; /* set in a fork child that may log */
+static _Atomic int owner_pid;        /* the process whose shim's thread or log this is */
 static int start_written;
 static int gil_note_written;
 static uint64_t threads_started, threads_exited, python_threads;
@@ -110,6 +112,7 @@ static void give_up_gil(const char *why)
     bp_gate_open();
     if (atomic_load(&bp_aff.cpu) >= 0)
         bp_affinity_unpin();
+    bp_registry_release(); /* nothing more is decided: hold no CPU */
     bp_note("warning", why);
     /* Someone who asked for acting hears it; verbose runs see the note. */
     if (!bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_options[OPT_MODE].from_env)
@@ -245,20 +248,22 @@ static double average_waiting(const struct bp_figures *f, uint64_t span)
     return span ? (double)(f->wait_ns + f->parked_ns) / (double)span : 0.0;
 }
 
-/* The one place that acts on a decision. */
-static void apply(const struct bp_decision *d, int least_cpu)
+/* The one place that acts on a decision. The registry (locked since the
+ * view was read, when in use) gets the process's entry first: the CPU it
+ * now holds, or none; the threads move after the lock is let go. */
+static void apply(const struct bp_decision *d)
 {
     atomic_store(&bp_gate.k, d->k_after);
     if (d->shut_after && !d->shut_before)
         bp_gate_configure(1, d->k_after);
     else if (!d->shut_after && d->shut_before)
         bp_gate_open(); /* wakes every parked thread */
-    if (d->pin == ACTION_PIN) {
-        if (least_cpu < 0) {
-            for (least_cpu = CPU_SETSIZE - 1; least_cpu > 0 && !CPU_ISSET(least_cpu, &bp_aff.allowed); least_cpu--)
-                ;
-        }
-        bp_affinity_pin(least_cpu, d->shut_after);
+    if (ctl.params.affinity) {
+        int held = d->pin == ACTION_PIN ? d->cpu : d->pin == ACTION_UNPIN ? -1 : atomic_load(&bp_aff.cpu);
+        bp_registry_commit(held, bp_affinity_ours());
+    }
+    if (d->pin == ACTION_PIN && d->cpu >= 0) {
+        bp_affinity_pin(d->cpu, d->shut_after);
     } else if (d->pin == ACTION_UNPIN) {
         bp_affinity_unpin();
     } else if (atomic_load(&bp_aff.cpu) >= 0) {
@@ -266,14 +271,12 @@ static void apply(const struct bp_decision *d, int least_cpu)
     }
 }
 
+static struct bp_reg_view reg_view;
+
 /* Decide on the interval's figures, act, count and log. */
 static void decide(uint64_t now, uint64_t span, const struct bp_figures *proc, const struct bp_figures *workers,
                    uint64_t workers_forced, const struct bp_figures *main_thread)
 {
-    double here = -1.0, least_others = -1.0;
-    int least = -1;
-    if (ctl.params.affinity)
-        bp_affinity_loads(now, &here, &least, &least_others);
     int cpu = atomic_load(&bp_aff.cpu);
     struct bp_interval in = {
         .span_ns = span,
@@ -285,12 +288,13 @@ static void decide(uint64_t now, uint64_t span, const struct bp_figures *proc, c
         .held_ns = proc->held_ns,
         .waiting = average_waiting(proc, span),
         .pinned = cpu >= 0,
-        .others = cpu >= 0 ? here : least_others,
     };
-    if (in.others < 0.0)
-        in.others = 0.0; /* loads unknown: no reason to move */
+    if (ctl.params.affinity) {
+        bp_registry_begin(&reg_view); /* locked until apply's commit, when in use */
+        bp_affinity_view(now, &reg_view, &in);
+    }
     struct bp_decision d = bp_decide(&ctl, &in);
-    apply(&d, least);
+    apply(&d);
     decisions[d.action]++;
     if (d.shut_after != d.shut_before)
         decisions[d.shut_after ? ACTION_SHUT : ACTION_OPEN]++;
@@ -553,18 +557,40 @@ static void print_stats(const struct bp_figures *tot, uint64_t now)
     }
 }
 
-void bp_monitor_stop_and_finish(void)
+/* The last records, once per process: at exit (the destructor) or at
+ * _exit. bounded: take the monitor's lock within ~1 s or write nothing
+ * (the _exit path must never hang). */
+static _Atomic int finished;
+
+static int lock_monitor(int bounded)
 {
-    if (!atomic_load(&bp_active))
+    if (!bounded)
+        return bp_real.mutex_lock(&mon_lock);
+    for (int i = 0; i < 1000; i++) {
+        if (bp_real.mutex_trylock(&mon_lock) == 0)
+            return 0;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return -1;
+}
+
+static void finish(int bounded)
+{
+    if (!atomic_load(&bp_active) || atomic_exchange(&finished, 1))
         return;
     atomic_store(&mon_stop, 1);
     /* The gate is not opened: parks are bounded, and waking parked daemon
      * threads while CPython tears itself down only lets them run into a
      * finalized interpreter (CPython 3.10 can crash there). */
     atomic_store(&bp_gate.enabled, 0);
-    if (!bp_log_enabled() && !bp_opt(OPT_STATS))
+    if (lock_monitor(bounded))
+        return; /* the claim is reclaimed by the others once this process is gone */
+    bp_registry_release();
+    if (!bp_log_enabled() && !bp_opt(OPT_STATS)) {
+        bp_real.mutex_unlock(&mon_lock);
         return;
-    bp_real.mutex_lock(&mon_lock);
+    }
     uint64_t now = bp_now_ns();
     if (bp_log_enabled()) {
         struct bp_json ej;
@@ -609,6 +635,25 @@ void bp_monitor_stop_and_finish(void)
         print_stats(&tot, now);
     }
     bp_real.mutex_unlock(&mon_lock);
+}
+
+void bp_monitor_stop_and_finish(void)
+{
+    finish(0);
+}
+
+/* _exit and _Exit (hooks.c): a process that leaves without exit's handlers
+ * (os._exit: multiprocessing's children, many servers' workers) still
+ * writes its exit record and gives its CPU back. Only in the process whose
+ * shim's thread or log this is: the child of a fork or vfork that has
+ * neither (subprocess's child before exec, say) passes straight through,
+ * writing nothing and releasing nothing of its parent's. */
+void bp_monitor_exit_now(void)
+{
+    int owner = atomic_load(&owner_pid);
+    if (!owner || !atomic_load(&bp_active) || getpid() != owner)
+        return;
+    finish(1);
 }
 
 /* Is the shim's own thread the last one left? A program whose last thread
@@ -690,6 +735,9 @@ static int monitor_start(void)
         .gate = bp_opt(OPT_GATE) == CHOICE_AUTO,
         .affinity = bp_opt(OPT_AFFINITY) == CHOICE_AUTO && bp_aff.usable,
     };
+    if (bp_opt(OPT_AFFINITY) == CHOICE_AUTO && !bp_aff.usable)
+        snprintf(p.no_affinity, sizeof p.no_affinity, "%s", bp_aff.why);
+    atomic_store(&owner_pid, getpid());
     bp_controller_init(&ctl, &p);
     last_tick_ns = bp_now_ns();
     sigset_t all, old;
@@ -732,8 +780,15 @@ void bp_monitor_after_fork_child(void)
         return;
     atomic_store(&restart_in_child, 0);
     char used[600], err[700];
-    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0)
+    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0) {
         start_written = 0;
+        atomic_store(&owner_pid, getpid());
+    }
+}
+
+void bp_monitor_set_owner(void)
+{
+    atomic_store(&owner_pid, getpid());
 }
 
 void bp_shim_fork_child(void) BP_HIDDEN;
@@ -744,6 +799,9 @@ void bp_shim_fork_child(void)
     memcpy(&mon_lock, &fresh, sizeof fresh);
     atomic_store(&mon_started, 0);
     atomic_store(&mon_stop, 0);
+    atomic_store(&finished, 0);
+    atomic_store(&owner_pid, 0); /* until the child starts a shim's thread or a log of its own */
+    bp_registry_after_fork_child();
     threads_started = threads_exited = python_threads = 0;
     memset(&run_totals, 0, sizeof run_totals);
     notes_head = notes_tail = 0;
