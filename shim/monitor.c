@@ -27,7 +27,7 @@ static struct bp_figures run_totals; /* threads that ended */
 static char line[1 << 14];
 static struct bp_controller ctl;
 static uint64_t decisions[ACTION_COUNT];
-static char last_reason[160];
+static char last_reason[160], last_pin_reason[160];
 static int last_action = -1, last_signal = -1;
 static uint64_t last_tick_ns;
 static uint64_t forced_total, favoured_total; /* over the run, every thread */
@@ -303,11 +303,12 @@ static void decide(uint64_t now, uint64_t span, const struct bp_figures *proc, c
     /* Every change is logged; a steady state when its reason changes. */
     int changed = d.k_after != d.k_before || d.shut_after != d.shut_before || d.pin != ACTION_HOLD;
     if (changed || d.action != ACTION_HOLD || last_action != (int)d.action || last_signal != (int)d.signal ||
-        strcmp(d.reason, last_reason))
+        strcmp(d.reason, last_reason) || strncmp(d.pin_reason, last_pin_reason, 24))
         write_decision(now, &d);
     last_action = (int)d.action;
     last_signal = (int)d.signal;
     snprintf(last_reason, sizeof last_reason, "%s", d.reason);
+    snprintf(last_pin_reason, sizeof last_pin_reason, "%s", d.pin_reason); /* its first words: what argues */
 }
 
 /* One pass over the table. final: the process is exiting. */
