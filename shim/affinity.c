@@ -22,7 +22,7 @@
 #include "registry.h"
 
 struct bp_affinity bp_aff = {.cpu = -1};
-static struct bp_cpus usable_cpus;
+static struct bp_usable usable_cpus;
 
 /* The CPUs the process may really use: its mask, its cgroup's cpuset and
  * quota (cpus.c). With one, or a quota under two CPUs, affinity has

@@ -128,7 +128,7 @@ static int read_small(const char *path, char *buf, size_t n)
 }
 
 void bp_cpus_usable(const cpu_set_t *mask, const cpu_set_t *cpuset, int have_cpuset, double quota,
-                    struct bp_cpus *out)
+                    struct bp_usable *out)
 {
     CPU_ZERO(&out->set);
     if (have_cpuset)
@@ -149,7 +149,7 @@ void bp_cpus_usable(const cpu_set_t *mask, const cpu_set_t *cpuset, int have_cpu
     out->usable = out->why[0] == 0;
 }
 
-int bp_cpus_read(const char *root, const char *proc_cgroup, const cpu_set_t *mask, struct bp_cpus *out)
+int bp_cpus_read(const char *root, const char *proc_cgroup, const cpu_set_t *mask, struct bp_usable *out)
 {
     char text[4096], rel[1024], path[1400], buf[8192];
     cpu_set_t cpuset;

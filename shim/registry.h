@@ -12,7 +12,7 @@
 #include "bp.h"
 
 /* ---- cpus.c ---- */
-struct bp_cpus {
+struct bp_usable {
     cpu_set_t set; /* the affinity mask, within the cgroup's cpuset */
     int count;
     double quota;  /* cpu.max in CPUs; 0: no quota */
@@ -27,11 +27,11 @@ int bp_cpumax_parse(const char *s, double *cpus) BP_HIDDEN;
 int bp_cgroup_v2_path(const char *text, char *out, size_t n) BP_HIDDEN;
 /* Combine what was read. */
 void bp_cpus_usable(const cpu_set_t *mask, const cpu_set_t *cpuset, int have_cpuset, double quota,
-                    struct bp_cpus *out) BP_HIDDEN;
+                    struct bp_usable *out) BP_HIDDEN;
 /* Read root (e.g. /sys/fs/cgroup) as proc_cgroup places the process;
  * returns 0 when a cgroup v2 path was found, -1 otherwise (out is filled
  * from the mask alone then). */
-int bp_cpus_read(const char *root, const char *proc_cgroup, const cpu_set_t *mask, struct bp_cpus *out) BP_HIDDEN;
+int bp_cpus_read(const char *root, const char *proc_cgroup, const cpu_set_t *mask, struct bp_usable *out) BP_HIDDEN;
 
 /* ---- registry.c ----
  *

@@ -17,7 +17,9 @@ writes under an exclusive one) and asserts from what it saw:
   record and the entry removed; SIGTERM without a handler still ends the
   process by the signal (the program's behaviour unchanged);
 - a process confined to one CPU (taskset) never registers, never pins, and
-  says why.
+  says why;
+- a corrupt registry, a symlink, or a file others may write is never used
+  or changed, and the log says so in one note.
 Workload: workloads/share_cpus.py (threads that loop until a deadline, so
 they ask for the GIL for the whole run however busy the machine is)."""
 import fcntl
@@ -71,6 +73,17 @@ def plant(path, entries):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, bytes(data))
     os.close(fd)
+
+
+def plant_bytes(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, data)
+    os.close(fd)
+
+
+def plant_mode(path, mode):
+    plant(path, [])
+    os.chmod(path, mode)
 
 
 class Watch(threading.Thread):
@@ -336,6 +349,32 @@ class TestShare(ShimTestCase):
         rc, _, err = self.finish(p)
         self.assertEqual(rc, -signal.SIGTERM, err[-2000:])
         self.assertIn(pid, read_registry(self.reg), "left for the others to reclaim")
+
+    def test_a_corrupt_or_foreign_registry_means_no_coordination(self):
+        label, py = next(self.each_python())
+        garbage = os.urandom(4096)
+        target = os.path.join(self.dir, "target")
+        with open(target, "wb") as f:
+            f.write(b"not yours")
+        for what, make, says in (
+                ("corrupt", lambda: plant_bytes(self.reg, garbage), "corrupt"),
+                ("symlink", lambda: os.symlink(target, self.reg), "a symlink"),
+                ("others may write it", lambda: plant_mode(self.reg, 0o666), "lets others")):
+            with self.subTest(registry=what):
+                if os.path.lexists(self.reg):
+                    os.unlink(self.reg)
+                make()
+                before = open(self.reg, "rb").read()
+                p = self.start(py, [8, 1.5, "exit"], "c")
+                rc, _, err = self.finish(p)
+                self.assertEqual(rc, 0, err[-2000:])
+                recs = self.log("c")
+                self.complete(recs, what)
+                notes = [r["message"] for r in of(recs, "note") if "cpu registry" in r["message"]]
+                self.assertEqual(len(notes), 1, f"{what}: one note, not {notes}")
+                self.assertIn(says, notes[0])
+                self.assertEqual(open(self.reg, "rb").read(), before, f"{what}: the file was changed")
+                self.assertEqual(open(target, "rb").read(), b"not yours")
 
     def test_a_process_on_one_cpu_stays_out(self):
         label, py = next(self.each_python())

@@ -99,9 +99,9 @@ static void cleanup(void)
     cr_expect_eq(system(cmd), 0);
 }
 
-static struct bp_cpus read_tree(const char *mask)
+static struct bp_usable read_tree(const char *mask)
 {
-    struct bp_cpus c;
+    struct bp_usable c;
     char proc[256];
     cpu_set_t m = set_of(mask);
     snprintf(proc, sizeof proc, "%s/proc_cgroup", root);
@@ -114,7 +114,7 @@ Test(cpus, the_leaf_cpuset_and_the_least_quota_up_the_tree, .init = tree, .fini 
     put("a/b/cpuset.cpus.effective", "2-3\n");
     put("a/b/cpu.max", "max 100000\n");
     put("a/cpu.max", "300000 100000\n");
-    struct bp_cpus c = read_tree("0-7");
+    struct bp_usable c = read_tree("0-7");
     cr_expect_eq(c.count, 2);
     cr_expect(CPU_ISSET(2, &c.set) && CPU_ISSET(3, &c.set));
     cr_expect_float_eq(c.quota, 3.0, 1e-9);
@@ -125,7 +125,7 @@ Test(cpus, a_quota_under_two_cpus_leaves_nothing_to_give, .init = tree, .fini = 
 {
     put("a/b/cpu.max", "150000 100000\n");
     put("a/cpu.max", "400000 100000\n");
-    struct bp_cpus c = read_tree("0-7");
+    struct bp_usable c = read_tree("0-7");
     cr_expect_eq(c.count, 8, "no cpuset below the root: the root's 0-7");
     cr_expect_float_eq(c.quota, 1.5, 1e-9);
     cr_expect_not(c.usable);
@@ -135,7 +135,7 @@ Test(cpus, a_quota_under_two_cpus_leaves_nothing_to_give, .init = tree, .fini = 
 Test(cpus, the_mask_within_the_cpuset, .init = tree, .fini = cleanup)
 {
     put("a/cpuset.cpus.effective", "0-1\n");
-    struct bp_cpus c = read_tree("1-5");
+    struct bp_usable c = read_tree("1-5");
     cr_expect_eq(c.count, 1, "the mask 1-5 within the cpuset 0-1: cpu 1");
     cr_expect_not(c.usable);
     cr_expect(strstr(c.why, "1 cpu only") != NULL, "%s", c.why);
@@ -146,7 +146,7 @@ Test(cpus, the_mask_within_the_cpuset, .init = tree, .fini = cleanup)
 
 Test(cpus, taskset_to_one_cpu_is_not_usable, .init = tree, .fini = cleanup)
 {
-    struct bp_cpus c = read_tree("0");
+    struct bp_usable c = read_tree("0");
     cr_expect_not(c.usable);
 }
 
@@ -154,7 +154,7 @@ Test(cpus, garbage_files_are_ignored, .init = tree, .fini = cleanup)
 {
     put("a/b/cpuset.cpus.effective", "garbage\n");
     put("a/b/cpu.max", "-1 -1\n");
-    struct bp_cpus c = read_tree("0-3");
+    struct bp_usable c = read_tree("0-3");
     cr_expect_eq(c.count, 4, "the root's cpuset, the mask within it");
     cr_expect_float_eq(c.quota, 0.0, 1e-9);
     cr_expect(c.usable);
@@ -162,7 +162,7 @@ Test(cpus, garbage_files_are_ignored, .init = tree, .fini = cleanup)
 
 Test(cpus, no_cgroup_v2_keeps_the_mask)
 {
-    struct bp_cpus c;
+    struct bp_usable c;
     cpu_set_t m = set_of("0-1");
     cr_expect_eq(bp_cpus_read("/nonexistent-bp-root", "/nonexistent-bp-cgroup", &m, &c), -1);
     cr_expect_eq(c.count, 2);
