@@ -50,6 +50,13 @@ struct betapool_metrics {
     int32_t gate;               /* 1: BETAPOOL_GATE=auto */
     int32_t priority;           /* 1: BETAPOOL_PRIORITY=auto */
     uint64_t gate_shuts, gate_opens;    /* times the gate shut, and opened again */
+    /* Since the Prometheus metrics: totals over the run at the last sample,
+     * every measured thread, ended ones included. */
+    uint64_t forced_switches;   /* holders asked to let go after a waiter's full switch interval */
+    uint64_t favoured_waits;    /* GIL waits the priority shortened */
+    uint64_t gil_held_ns;       /* time threads held the GIL */
+    uint64_t gil_wait_ns;       /* time threads waited for it */
+    uint64_t sampled_unix_ns;   /* when the last sample was taken, ns since the epoch; 0: none yet */
 };
 
 /* Fills *out with up to `size` bytes of the current metrics. Returns the

@@ -11,6 +11,16 @@ API const char *betapool_version(void)
     return BP_VERSION;
 }
 
+/* A time of betapool's clock as wall-clock time, ns since the epoch. */
+static uint64_t unix_ns_at(uint64_t t_ns)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t now = bp_now_ns(), ago = now > t_ns ? now - t_ns : 0;
+    uint64_t unix_now = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
+    return unix_now > ago ? unix_now - ago : 0;
+}
+
 API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
 {
     if (!out || !atomic_load(&bp_active))
@@ -49,6 +59,11 @@ API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
         .priority = (int32_t)bp_opt(OPT_PRIORITY),
         .gate_shuts = p.decisions[ACTION_SHUT],
         .gate_opens = p.decisions[ACTION_OPEN],
+        .forced_switches = p.forced,
+        .favoured_waits = p.favoured,
+        .gil_held_ns = p.gil_held_ns,
+        .gil_wait_ns = p.gil_wait_ns,
+        .sampled_unix_ns = p.ticks ? unix_ns_at(p.tick_ns) : 0,
     };
     memcpy(out, &m, m.size);
     return (int)m.size;

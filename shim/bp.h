@@ -574,7 +574,7 @@ struct bp_option {
 enum bp_opt_id {
     OPT_MODE, OPT_LOG, OPT_INTERVAL_MS, OPT_VERBOSE, OPT_STATS,
     OPT_MIN_WORKERS, OPT_MAX_WORKERS, OPT_GIL_DANGER, OPT_EWMA_ALPHA, OPT_HYSTERESIS,
-    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_GATE, OPT_PRIORITY, OPT_PRIORITY_US, OPT_CLOCK, OPT_REGISTRY,
+    OPT_PARK_MAX_MS, OPT_AFFINITY, OPT_GATE, OPT_PRIORITY, OPT_PRIORITY_US, OPT_CLOCK, OPT_METRICS_DIR, OPT_REGISTRY,
     OPT_COUNT
 };
 extern struct bp_option bp_options[OPT_COUNT] BP_HIDDEN;
@@ -635,6 +635,8 @@ struct bp_published {
     uint64_t decisions[ACTION_COUNT];
     uint64_t ticks;
     int pinned_cpu;
+    uint64_t forced, favoured, gil_held_ns, gil_wait_ns; /* over the run */
+    uint64_t tick_ns; /* when the last tick sampled (bp_now_ns) */
 };
 void bp_metrics_read(struct bp_published *out) BP_HIDDEN;
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bp.h"
+#include "metrics_file.h"
 #include "registry.h"
 
 /* Everything the monitor writes is guarded by this lock: the exit path and
@@ -31,6 +32,7 @@ static char last_reason[160], last_pin_reason[160];
 static int last_action = -1, last_signal = -1;
 static uint64_t last_tick_ns;
 static uint64_t forced_total, favoured_total; /* over the run, every thread */
+static uint64_t held_total, wait_total;
 
 /* What betapool_get_metrics() returns: a copy made at each tick. */
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -311,6 +313,20 @@ static void decide(uint64_t now, uint64_t span, const struct bp_figures *proc, c
     snprintf(last_pin_reason, sizeof last_pin_reason, "%s", d.pin_reason); /* its first words: what argues */
 }
 
+/* BETAPOOL_METRICS_DIR's file, from the tick's totals (metrics_file.c). */
+static void write_metrics_file(unsigned alive)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    struct bp_prom_sample s = {
+        .pid = (int)getpid(), .gil_wait_ns = wait_total, .gil_held_ns = held_total, .threads = alive,
+        .parks = atomic_load(&bp_gate.parks), .forced_switches = forced_total,
+        .pinned = atomic_load(&bp_aff.cpu) >= 0,
+        .realtime_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
+    };
+    bp_metrics_file_write(bp_options[OPT_METRICS_DIR].path, &s, bp_note);
+}
+
 /* One pass over the table. final: the process is exiting. */
 static void tick(uint64_t now, int final, struct bp_json *exit_json)
 {
@@ -443,6 +459,8 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     bp_json_int(&j, "favoured", (long long)favoured);
     forced_total += forced;
     favoured_total += favoured;
+    held_total += proc.held_ns;
+    wait_total += proc.wait_ns;
     int acting = bp_opt(OPT_MODE) == MODE_AUTO;
     if (acting) {
         bp_json_str(&j, "gate", ctl.shut ? "shut" : "open"); /* as decided: the exit opens it */
@@ -477,7 +495,14 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json)
     for (int a = 0; a < ACTION_COUNT; a++)
         published.decisions[a] = decisions[a];
     published.ticks++;
+    published.forced = forced_total;
+    published.favoured = favoured_total;
+    published.gil_held_ns = held_total;
+    published.gil_wait_ns = wait_total;
+    published.tick_ns = now;
     bp_real.mutex_unlock(&metrics_lock);
+    if (BP_UNLIKELY(bp_options[OPT_METRICS_DIR].value) && !final)
+        write_metrics_file(alive);
 }
 
 void bp_metrics_read(struct bp_published *out)
@@ -588,6 +613,8 @@ static void finish(int bounded)
     if (lock_monitor(bounded))
         return; /* the claim is reclaimed by the others once this process is gone */
     bp_registry_release();
+    if (bp_options[OPT_METRICS_DIR].value)
+        bp_metrics_file_remove(bp_options[OPT_METRICS_DIR].path); /* under the lock: no tick renames a new one in after */
     if (!bp_log_enabled() && !bp_opt(OPT_STATS)) {
         bp_real.mutex_unlock(&mon_lock);
         return;
@@ -811,6 +838,7 @@ void bp_shim_fork_child(void)
     memset(decisions, 0, sizeof decisions);
     last_action = last_signal = -1;
     forced_total = favoured_total = 0;
+    held_total = wait_total = 0;
     bp_affinity_after_fork_child();
     bp_gate_after_fork_child();
     bp_threads_after_fork_child();

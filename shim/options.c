@@ -66,6 +66,9 @@ struct bp_option bp_options[OPT_COUNT] = {
     [OPT_CLOCK] = {.name = "clock", .env = "BETAPOOL_CLOCK", .type = OPT_CHOICE, .def = CLOCKSEL_AUTO, .choices = clock_choices,
                    .doc = "auto: the TSC where the kernel keeps time with an invariant one, else CLOCK_MONOTONIC; "
                           "monotonic: always CLOCK_MONOTONIC"},
+    [OPT_METRICS_DIR] = {.name = "metrics_dir", .env = "BETAPOOL_METRICS_DIR", .type = OPT_PATH,
+                         .doc = "directory where the process keeps betapool-PID.prom current for Prometheus "
+                                "(node_exporter's textfile collector); unset: no file"},
 };
 
 int bp_parse_long(const char *s, long *out)

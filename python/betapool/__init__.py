@@ -53,6 +53,9 @@ _FIELDS = (
     ("pins", ctypes.c_uint64), ("unpins", ctypes.c_uint64),
     ("gate_shut", ctypes.c_int32), ("gate", ctypes.c_int32), ("priority", ctypes.c_int32),
     ("gate_shuts", ctypes.c_uint64), ("gate_opens", ctypes.c_uint64),
+    ("forced_switches", ctypes.c_uint64), ("favoured_waits", ctypes.c_uint64),
+    ("gil_held_ns", ctypes.c_uint64), ("gil_wait_ns", ctypes.c_uint64),
+    ("sampled_unix_ns", ctypes.c_uint64),
 )
 
 
@@ -103,7 +106,8 @@ def metrics():
     beta_io, beta_io_smoothed, gil_wait_share, vetoes, holds, parks,
     park_overruns, threads_started, threads_exited, samples, pinned_cpu
     (None: not pinned), affinity, pins, unpins, gate_shut, gate, priority,
-    gate_shuts, gate_opens, version. A library older than this package
+    gate_shuts, gate_opens, forced_switches, favoured_waits, gil_held_ns,
+    gil_wait_ns, sampled_unix_ns, version. A library older than this package
     fills in fewer: the keys of the fields it does not know are left out."""
     fn = _function()
     if fn is None:

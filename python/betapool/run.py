@@ -8,6 +8,7 @@ The options become BETAPOOL_* variables in the program's environment only; the
 library is appended to any LD_PRELOAD already set, once; then the program
 replaces this process (exec), so its exit status is the program's.
 """
+import argparse
 import os
 import re
 import sys
@@ -28,48 +29,91 @@ MODES = ("auto", "observe", "off", "enforce")     # enforce: the old name of aut
 AFFINITIES = ("auto", "off")
 LIB_NAME = "libbetapool.so"
 
-# option, variable it sets, metavar (None for a flag), what it means
+# option, short form, variable it sets, metavar (None for a flag), meaning
 OPTIONS = (
-    ("--mode", "BETAPOOL_MODE", "M", "what betapool does: auto (measure, and act where it "
-     "pays), observe (measure only), off; enforce means auto"),
-    ("--log", "BETAPOOL_LOG", "FILE", "write the log (JSON Lines) to FILE; %p becomes the pid"),
-    ("--interval", "BETAPOOL_INTERVAL_MS", "MS", "how often betapool samples and decides, in ms"),
-    ("--min", "BETAPOOL_MIN_WORKERS", "N", "fewest computing workers admitted while the gate is shut"),
-    ("--max", "BETAPOOL_MAX_WORKERS", "N", "most computing workers admitted while the gate is shut"),
-    ("--affinity", "BETAPOOL_AFFINITY", "A",
+    ("--mode", None, "BETAPOOL_MODE", "M", "what betapool does: auto (measure, and act where "
+     "it pays), observe (measure only), off; enforce means auto"),
+    ("--log", "-o", "BETAPOOL_LOG", "FILE",     # -o FILE, as memray and py-spy name it
+     "write the log (JSON Lines) to FILE; %p becomes the pid"),
+    ("--interval", None, "BETAPOOL_INTERVAL_MS", "MS", "how often betapool samples and decides, in ms"),
+    ("--min", None, "BETAPOOL_MIN_WORKERS", "N", "fewest computing workers admitted while the gate is shut"),
+    ("--max", None, "BETAPOOL_MAX_WORKERS", "N", "most computing workers admitted while the gate is shut"),
+    ("--affinity", None, "BETAPOOL_AFFINITY", "A",
      "keep GIL-bound Python threads on one CPU (mode auto): " + ", ".join(AFFINITIES)),
-    ("--gate", "BETAPOOL_GATE", "G",
+    ("--gate", None, "BETAPOOL_GATE", "G",
      "park surplus computing workers while they are forced off the GIL (mode auto): "
      + ", ".join(AFFINITIES)),
-    ("--priority", "BETAPOOL_PRIORITY", "P",
+    ("--priority", None, "BETAPOOL_PRIORITY", "P",
      "hand the GIL sooner to threads that hold it briefly (mode auto): " + ", ".join(AFFINITIES)),
-    ("--stats", "BETAPOOL_STATS", None, "print statistics when the program ends"),
-    ("--verbose", "BETAPOOL_VERBOSE", None, "more messages from betapool on stderr"),
-    ("--lib", None, "PATH", "the library to preload"),
+    ("--stats", None, "BETAPOOL_STATS", None, "print statistics when the program ends"),
+    ("--verbose", None, "BETAPOOL_VERBOSE", None, "more messages from betapool on stderr"),
+    ("--lib", None, None, "PATH", "the library to preload"),
 )
-NUMERIC = ("--interval", "--min", "--max")
 
 
 class UsageError(Exception):
     pass
 
 
-def help_text(prog="betapool run"):
-    lines = [
-        f"usage: {prog} [options] -- PROGRAM [ARGS...]",
-        f"       {prog} [options] SCRIPT.py [ARGS...]",
-        f"       {prog} [options] -m MODULE [ARGS...]",
-        "",
-        "Run PROGRAM with " + LIB_NAME + " preloaded: it measures how PROGRAM's Python",
-        "threads share the GIL and, in mode auto, acts on it where that pays.",
-        "A SCRIPT.py, or -m MODULE, runs with this Python (" + sys.executable + ").",
-        "Each option sets its variable for PROGRAM only; an option not given leaves",
-        "a BETAPOOL_* variable already in the environment as it is.",
-        "",
-        "options:",
-    ]
-    for opt, var, metavar, meaning in OPTIONS:
-        left = f"{opt} {metavar}" if metavar else opt
+class Parser(argparse.ArgumentParser):
+    """argparse, its errors raised as UsageError in betapool's words."""
+
+    def error(self, message):
+        m = re.match(r"argument (\S+?)(?:/(\S+))?: (.*)", message, re.S)
+        if m:
+            name = m.group(2) or m.group(1)
+            what = m.group(3)
+            if what.startswith("expected one argument"):
+                metavar = next(o[3] for o in OPTIONS if o[0] == name)
+                raise UsageError(f"{name} needs a value ({metavar})")
+            if what.startswith("ignored explicit argument"):
+                raise UsageError(f"{name} takes no value")
+            raise UsageError(what)
+        m = re.match(r"unrecognized arguments: (\S+)", message)
+        if m:
+            raise UsageError(f"unknown option '{m.group(1).partition('=')[0]}' "
+                             f"({self.prog} --help lists them)")
+        raise UsageError(message)
+
+
+def checker(name):
+    """argparse's type for option `name`: the value checked, as a string."""
+    def check(value):
+        if name == "--mode" and value not in MODES:
+            raise argparse.ArgumentTypeError(
+                f"--mode must be one of {', '.join(MODES)}, not '{value}'")
+        if name in ("--affinity", "--gate", "--priority") and value not in AFFINITIES:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be one of {', '.join(AFFINITIES)}, not '{value}'")
+        if name in ("--interval", "--min", "--max"):
+            if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
+                raise argparse.ArgumentTypeError(
+                    f"{name} needs a whole number of at least 1, not '{value}'")
+            return str(int(value))
+        if value == "":
+            raise argparse.ArgumentTypeError(f"{name} needs a value, not an empty one")
+        return value
+    return check
+
+
+def parser(prog="betapool run"):
+    ap = Parser(
+        prog=prog, allow_abbrev=False, add_help=False,
+        formatter_class=lambda prog: argparse.RawTextHelpFormatter(prog, max_help_position=18),
+        usage=f"{prog} [options] -- PROGRAM [ARGS...]\n"
+              f"       {prog} [options] SCRIPT.py [ARGS...]\n"
+              f"       {prog} [options] -m MODULE [ARGS...]",
+        description="Run PROGRAM with " + LIB_NAME + " preloaded: it measures how PROGRAM's "
+                    "Python\nthreads share the GIL and, in mode auto, acts on it where that "
+                    "pays.\nA SCRIPT.py, or -m MODULE, runs with this Python ("
+                    + sys.executable + ").\nEach option sets its variable for PROGRAM only; "
+                    "an option not given leaves\na BETAPOOL_* variable already in the "
+                    "environment as it is.",
+        epilog="The library is appended to LD_PRELOAD (never replacing it, never twice).\n"
+               "Exit status: PROGRAM's; 2 for a usage error or a missing library; 126 or 127\n"
+               "when PROGRAM cannot be run. Read a log with: betapool summary FILE")
+    ap._optionals.title = "options"
+    for opt, short, var, metavar, meaning in OPTIONS:
         key = opt[2:]
         if key in DEFAULTS:
             default = DEFAULTS[key]
@@ -78,81 +122,65 @@ def help_text(prog="betapool run"):
         else:
             default = "off"
         setting = f"{var}=1" if var and metavar is None else (var or "")
-        lines.append(f"  {left:<15} {meaning}")
-        lines.append(f"  {'':<15} " + (f"[{setting}] " if setting else "") + f"(default: {default})")
-    lines += [
-        f"  {'-h, --help':<15} show this help and exit",
-        "",
-        "The library is appended to LD_PRELOAD (never replacing it, never twice).",
-        "Exit status: PROGRAM's; 2 for a usage error or a missing library; 126 or 127",
-        "when PROGRAM cannot be run. Read a log with: betapool summary FILE",
-    ]
-    return "\n".join(lines) + "\n"
+        text = meaning + "\n" + (f"[{setting}] " if setting else "") + f"(default: {default})"
+        text = text.replace("%", "%%")     # argparse formats help with %
+        names = [short, opt] if short else [opt]
+        if metavar is None:
+            ap.add_argument(*names, dest=key, action="store_true", help=text)
+        else:
+            ap.add_argument(*names, dest=key, metavar=metavar, type=checker(opt), help=text)
+    ap.add_argument("-h", "--help", action="help", help="show this help and exit")
+    return ap
+
+
+def takes_value(ap, arg):
+    """Whether option word `arg` (without =VALUE) is one that takes the next word."""
+    action = ap._option_string_actions.get(arg)
+    return action is not None and action.nargs is None and not isinstance(
+        action, (argparse._StoreTrueAction, argparse._HelpAction))
 
 
 def parse(argv, prog="betapool run"):
     """(settings {option: value}, command) from the arguments after the
     program name. Options end at `--`, at `-m`, or at the first word that is
-    not one; a first word ending in .py is a script for this Python."""
-    table = {o[0]: o for o in OPTIONS}
-    settings = {}
-    i = 0
+    not one; a first word ending in .py is a script for this Python. The
+    options are argparse's; only where they end is found here, since what
+    follows is the program's."""
+    ap = parser(prog)
+    options, i, command, after_dashes = [], 0, None, False
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            i += 1
+            command, after_dashes = argv[i + 1:], True
             break
-        if arg in ("-h", "--help"):
-            sys.stdout.write(help_text(prog))
-            sys.exit(0)
         if arg == "-m":
             if i + 1 >= len(argv):
                 raise UsageError("-m needs a module name")
-            return checked(settings), [sys.executable] + argv[i:]
-        if not arg.startswith("-") or arg == "-":
+            command = [sys.executable] + argv[i:]
             break
-        name, eq, value = arg.partition("=")
-        if name not in table:
-            raise UsageError(f"unknown option '{name}' ({prog} --help lists them)")
-        if table[name][2] is None:
-            if eq:
-                raise UsageError(f"{name} takes no value")
-            settings[name] = "1"
-        else:
-            if not eq:
-                i += 1
-                if i >= len(argv) or argv[i] == "--":
-                    raise UsageError(f"{name} needs a value ({table[name][2]})")
-                value = argv[i]
-            settings[name] = check_value(name, value)
+        if not arg.startswith("-") or arg == "-":
+            command = argv[i:]
+            break
+        if "=" not in arg and takes_value(ap, arg):
+            if i + 1 >= len(argv) or argv[i + 1] == "--":
+                options.append(arg)     # argparse says that the value is missing
+                break
+            i += 1
+            arg += "=" + argv[i]        # the next word is the value, even "-x"
+        options.append(arg)
         i += 1
-    command = argv[i:]
+    args = ap.parse_args(options)
     if not command:
         raise UsageError(f"no program to run (usage: {prog} [options] -- PROGRAM [ARGS...])")
-    if command[0].endswith(".py") and (i == 0 or argv[i - 1] != "--"):
+    if command[0].endswith(".py") and not after_dashes:
         command = [sys.executable] + command
-    return checked(settings), command
-
-
-def checked(settings):
+    settings = {opt: ("1" if metavar is None else getattr(args, opt[2:]))
+                for opt, _short, _var, metavar, _meaning in OPTIONS
+                if getattr(args, opt[2:]) not in (None, False)}
     if "--min" in settings and "--max" in settings \
             and int(settings["--min"]) > int(settings["--max"]):
         raise UsageError(f"--min {settings['--min']} is above --max {settings['--max']}")
-    return settings
-
-
-def check_value(name, value):
-    if name == "--mode" and value not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not '{value}'")
-    if name in ("--affinity", "--gate", "--priority") and value not in AFFINITIES:
-        raise UsageError(f"{name} must be one of {', '.join(AFFINITIES)}, not '{value}'")
-    if name in NUMERIC:
-        if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
-            raise UsageError(f"{name} needs a whole number of at least 1, not '{value}'")
-        return str(int(value))
-    if value == "":
-        raise UsageError(f"{name} needs a value, not an empty one")
-    return value
+    return settings, command
 
 
 def find_library(given):
@@ -200,7 +228,7 @@ def environment(settings, lib):
     and each option given as its BETAPOOL_* variable."""
     env = dict(os.environ)
     env["LD_PRELOAD"] = with_library(env.get("LD_PRELOAD", ""), lib)
-    for opt, var, _metavar, _meaning in OPTIONS:
+    for opt, _short, var, _metavar, _meaning in OPTIONS:
         if var and opt in settings:
             env[var] = settings[opt]
     return env

@@ -15,8 +15,8 @@ import shutil
 import sys
 import time
 
-from . import logtool
-from .logtool import LogError, clean, num
+from .reader import LogError, Run, check_schema, clean, num
+from .report import decision_extras, fmt, short_via, table
 
 SORTS = {"held": "gil_held_ms", "wait": "gil_wait_ms", "cpu": "cpu_ms",
          "blocked": "blocked_ms", "parked": "parked_ms", "idle": "idle_ms"}
@@ -75,9 +75,9 @@ class Follower:
             self.damaged += 1
             return
         if rec["event"] == "start":
-            logtool.check_schema(rec, self.path, self.lineno)
+            check_schema(rec, self.path, self.lineno)
             self.runs += 1
-            self.run = logtool.Run(rec, self.lineno)
+            self.run = Run(rec, self.lineno)
             self.pending, self.frame, self.changed = [], None, True
             return
         if self.run is None:
@@ -149,7 +149,7 @@ def render(fol, rows, width, sort_key, state):
         d = run.decisions[-1]
         dt = num(d.get("t"))
         line += (f"  | last at {dt:.1f} s: " if dt is not None else "  | last: ") \
-            + clean(d.get("reason", d.get("action", ""))) + logtool.decision_extras(d)
+            + clean(d.get("reason", d.get("action", ""))) + decision_extras(d)
         out.append(line)
     else:
         out.append("decisions 0")
@@ -163,12 +163,12 @@ def render(fol, rows, width, sort_key, state):
     for r in ranked[:rows]:
         wall = num(r.get("wall_ms"))
         tid = r.get("tid")
-        body.append([clean(tid), logtool.short_via(run.via.get(tid)),
+        body.append([clean(tid), short_via(run.via.get(tid)),
                      pct(num(r.get("gil_held_ms")), wall), pct(num(r.get("gil_wait_ms")), wall),
                      pct(num(r.get("idle_ms")), wall), pct(num(r.get("blocked_ms")), wall),
                      pct(num(r.get("parked_ms")), wall),
-                     logtool.fmt(num(r.get("cpu_ms"))), fmt_ratio(r.get("beta_io"))])
-    out += logtool.table(header, body, left=2)
+                     fmt(num(r.get("cpu_ms"))), fmt_ratio(r.get("beta_io"))])
+    out += table(header, body, left=2)
     if len(samples) > rows:
         out.append(f"  ... {len(samples) - rows} more threads active in the interval")
     if not samples:
@@ -177,7 +177,7 @@ def render(fol, rows, width, sort_key, state):
 
 
 def fmt_count(v):
-    return logtool.fmt(num(v), "count")
+    return fmt(num(v), "count")
 
 
 def fmt_ratio(v):
@@ -185,34 +185,38 @@ def fmt_ratio(v):
     return "-" if v is None else f"{v:.3f}"
 
 
-def cmd_top(args):
-    tty = sys.stdout.isatty() and not args.no_clear
-    fol = Follower(args.log)
-    sort_key = SORTS[args.sort]
+def follow(log, *, once=False, sort="held", rows=None, wait=None, no_clear=False,
+           prog="betapool"):
+    """Shows the log's last run until it ends (status 0), its process is gone
+    without an exit record (1) or Ctrl-C (130); once: the latest interval,
+    once. Messages start with prog."""
+    tty = sys.stdout.isatty() and not no_clear
+    fol = Follower(log)
+    sort_key = SORTS[sort]
     waited = time.monotonic()
     while fol.run is None:
         if fol.poll():
             continue
-        if args.once:
+        if once:
             if not fol.open():
-                raise LogError(f"cannot read {args.log}: No such file or directory")
-            raise LogError(f"{args.log} is not a betapool log yet: it has no start record")
-        if args.wait is not None and time.monotonic() - waited > args.wait:
-            raise LogError(f"no betapool log at {args.log} after {args.wait:g} s")
+                raise LogError(f"cannot read {log}: No such file or directory")
+            raise LogError(f"{log} is not a betapool log yet: it has no start record")
+        if wait is not None and time.monotonic() - waited > wait:
+            raise LogError(f"no betapool log at {log} after {wait:g} s")
         time.sleep(POLL_S)
     # Everything already written is read: a finished log is shown once.
     while fol.poll():
         pass
     if fol.run is None:
-        raise LogError(f"{args.log} is not a betapool log: it has no start record")
+        raise LogError(f"{log} is not a betapool log: it has no start record")
     frames = 0
     last_news = time.monotonic()
 
     def draw(state):
         nonlocal frames
         size = shutil.get_terminal_size((100, 24))
-        rows = args.rows if args.rows else (max(3, size.lines - 8) if tty else 20)
-        lines = render(fol, rows, size.columns if tty else 0, sort_key, state)
+        shown = rows if rows else (max(3, size.lines - 8) if tty else 20)
+        lines = render(fol, shown, size.columns if tty else 0, sort_key, state)
         if tty:
             sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
         else:
@@ -226,7 +230,7 @@ def cmd_top(args):
             if fol.finished:
                 draw("exited")
                 return 0
-            if args.once:
+            if once:
                 draw("running")
                 return 0
             if fol.changed:
@@ -238,31 +242,10 @@ def cmd_top(args):
             if time.monotonic() - last_news > max(2.0, 5 * interval) \
                     and not process_alive(fol.run.start.get("pid")):
                 draw("gone")
-                print(f"{logtool.PROG}: the process ended without an exit record (killed?)",
+                print(f"{prog}: the process ended without an exit record (killed?)",
                       file=sys.stderr)
                 return 1
             time.sleep(POLL_S)
     except KeyboardInterrupt:
         sys.stdout.write("\n")
         return 130
-
-
-def add_command(sub):
-    p = sub.add_parser("top", help="a live view of a running program, from its log",
-                       description="Follow the log of a program running under betapool and "
-                       "redraw at every interval: the process line and the busiest threads. "
-                       "Ends with the run's exit record; on a finished log, prints it once.")
-    p.add_argument("log", metavar="LOG", help="the log the program writes (BETAPOOL_LOG, "
-                   "betapool run --log); waited for if it does not exist yet")
-    p.add_argument("--once", action="store_true",
-                   help="print the latest interval once and exit (default: follow)")
-    p.add_argument("--sort", choices=sorted(SORTS), default="held",
-                   help="rank the threads by this share of the interval (default: held)")
-    p.add_argument("--rows", type=logtool.run_number, metavar="N",
-                   help="show at most N threads (default: what fits the terminal; 20 "
-                        "when not a terminal)")
-    p.add_argument("--wait", type=float, metavar="S",
-                   help="give up if no log has appeared after S seconds (default: wait)")
-    p.add_argument("--no-clear", action="store_true",
-                   help="print frames one after another even on a terminal (default: redraw)")
-    p.set_defaults(func=cmd_top)

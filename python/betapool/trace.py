@@ -11,18 +11,15 @@ JSON, which Perfetto (ui.perfetto.dev) and chrome://tracing open.
 - Decisions as instant events on the process, with their reasons in args.
 - Process and thread names as metadata events.
 
-Timestamps are microseconds since the shim started in each process.
+Timestamps are microseconds since the shim started in each process. A pure
+function of the runs; writing the file is the command line's.
 """
 import bisect
-import json
-import os
 
-from . import logtool
-from .logtool import LogError, clean, num
+from .reader import FIGURES, SPLIT, clean, num
 
 # The parts of a thread's interval: (log key, slice name), in drawing order.
-PARTS = (("gil_held_ms", "held"), ("gil_wait_ms", "GIL wait"), ("idle_ms", "idle"),
-         ("blocked_ms", "blocked"), ("parked_ms", "parked"))
+PARTS = tuple(zip(SPLIT, ("held", "GIL wait", "idle", "blocked", "parked")))
 # Chrome's reserved colour names, so that a part has one colour everywhere.
 COLOURS = {"held": "thread_state_running", "GIL wait": "thread_state_runnable",
            "idle": "thread_state_sleeping", "blocked": "thread_state_iowait",
@@ -99,7 +96,7 @@ def run_events(run, number, pid):
         parts = [(label, num(rec.get(key)) or 0.0) for key, label in PARTS]
         parts = [(label, ms) for label, ms in parts if ms > 0]
         top = max(parts, key=lambda p: p[1]) if parts else ("blocked", 0.0)
-        args = {key: num(rec.get(key)) for key in logtool.FIGURES if num(rec.get(key)) is not None}
+        args = {key: num(rec.get(key)) for key in FIGURES if num(rec.get(key)) is not None}
         for key in ("beta", "beta_io", "forced", "favoured"):
             if num(rec.get(key)) is not None:
                 args[key] = num(rec.get(key))
@@ -180,34 +177,3 @@ def document(runs, chosen, logname):
     return {"traceEvents": events, "displayTimeUnit": "ms",
             "otherData": {"source": "betapool", "log": logname, "runs": len(chosen),
                           "version": runs[0].start.get("version") if runs else None}}
-
-
-def cmd_trace(args):
-    runs = logtool.read_log(args.log)
-    chosen = logtool.pick_runs(runs, args.run)
-    logname = "standard input" if args.log == "-" else os.path.basename(args.log)
-    doc = document(runs, chosen, logname)
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=True)
-    try:
-        if args.output == "-":
-            print(text)
-        else:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-    except OSError as e:
-        raise LogError(f"cannot write {args.output}: {e.strerror or e}") from None
-    return 0
-
-
-def add_command(sub):
-    p = sub.add_parser("trace", help="Chrome trace-event JSON for Perfetto or chrome://tracing",
-                       description="Write a log as Chrome trace-event JSON: per thread how its "
-                       "time split in each interval, K, parked and beta_io as counters, "
-                       "decisions as instant events. Open it in ui.perfetto.dev or "
-                       "chrome://tracing.")
-    p.add_argument("log", metavar="LOG", help="the log file ('-' for standard input)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="the JSON file to write, '-' for standard output (required)")
-    p.add_argument("--run", type=logtool.run_number, metavar="N",
-                   help="only run N, from 1 (default: every run, one process each)")
-    p.set_defaults(func=cmd_trace)

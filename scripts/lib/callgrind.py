@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
-import runner as R
+from . import runner
 
 
 def ensure_valgrind():
@@ -21,16 +21,16 @@ def ensure_valgrind():
     if shutil.which("valgrind"):
         return True
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        R.progress("# valgrind is missing: run `sudo apt-get update && sudo apt-get install -y "
-                   "valgrind`; skipping the instruction counts")
+        runner.progress("# valgrind is missing: run `sudo apt-get update && sudo apt-get install -y "
+                        "valgrind`; skipping the instruction counts")
         return False
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    R.progress("# installing valgrind: apt-get update && apt-get install -y valgrind")
+    runner.progress("# installing valgrind: apt-get update && apt-get install -y valgrind")
     subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
     subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], env=env,
                    capture_output=True, timeout=900)
     if not shutil.which("valgrind"):
-        R.progress("# could not install valgrind; skipping the instruction counts")
+        runner.progress("# could not install valgrind; skipping the instruction counts")
         return False
     return True
 
@@ -44,17 +44,17 @@ def count(python, side, reads, where="worker", timeout=900):
     with tempfile.TemporaryDirectory(prefix="bench-callgrind.") as tmp:
         out = os.path.join(tmp, "cg.out")
         argv = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
-                f"--callgrind-out-file={out}", python, R.workload("readloop.py"),
+                f"--callgrind-out-file={out}", python, runner.workload("readloop.py"),
                 str(reads), where]
         env = dict(side.env, PYTHONHASHSEED="0")
         cp = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
         if cp.returncode != 0:
-            raise R.RunError(f"callgrind run ({side.name}, {reads} reads) exited with "
-                             f"{cp.returncode}:\n{cp.stderr[-2000:]}")
+            raise runner.RunError(f"callgrind run ({side.name}, {reads} reads) exited with "
+                                  f"{cp.returncode}:\n{cp.stderr[-2000:]}")
         reports = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
         if not reports or ('"preloaded": true' in reports[-1]) != side.shim:
-            raise R.RunError(f"callgrind run of {side.name}: the shim is "
-                             f"{'not ' if side.shim else ''}mapped")
+            raise runner.RunError(f"callgrind run of {side.name}: the shim is "
+                                  f"{'not ' if side.shim else ''}mapped")
         python_threads = every = 0
         files = [f for f in os.listdir(tmp) if re.fullmatch(r"cg\.out-\d+", f)]
         for name in files:
@@ -62,13 +62,13 @@ def count(python, side, reads, where="worker", timeout=900):
                 text = f.read()
             m = re.search(r"^totals: (\d+)", text, re.M) or re.search(r"^summary: (\d+)", text, re.M)
             if not m:
-                raise R.RunError(f"callgrind wrote no total in {name}")
+                raise runner.RunError(f"callgrind wrote no total in {name}")
             n = int(m.group(1))
             every += n
             if "monitor_main" not in text:       # betapool's own thread (shim/monitor.c)
                 python_threads += n
         if not files:
-            raise R.RunError(f"callgrind wrote no per-thread file:\n{cp.stderr[-2000:]}")
+            raise runner.RunError(f"callgrind wrote no per-thread file:\n{cp.stderr[-2000:]}")
         return python_threads, every
 
 

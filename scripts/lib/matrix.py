@@ -9,8 +9,8 @@ import subprocess
 import sys
 import tempfile
 
-import runner as R
-import seed as S
+from . import runner
+from .seed import Seed, seed_table
 
 
 class Metric:
@@ -75,10 +75,10 @@ def wrk_driver(duration):
                 f"http://127.0.0.1:{info['port']}/"]
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
         if cp.returncode != 0:
-            raise R.RunError(f"wrk failed ({cp.returncode}): {cp.stderr.strip()}")
+            raise runner.RunError(f"wrk failed ({cp.returncode}): {cp.stderr.strip()}")
         r = parse_wrk(cp.stdout)
         if r["req_per_s"] != r["req_per_s"]:
-            raise R.RunError(f"could not read wrk's output:\n{cp.stdout}")
+            raise runner.RunError(f"could not read wrk's output:\n{cp.stdout}")
         return r
     return drive
 
@@ -99,13 +99,13 @@ def gunicorn_driver(duration):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.communicate()
-                raise R.RunError("wrk did not end")
+                raise runner.RunError("wrk did not end")
             if p.returncode != 0:
-                raise R.RunError(f"wrk failed ({p.returncode}): {err.strip()}")
+                raise runner.RunError(f"wrk failed ({p.returncode}): {err.strip()}")
             outs.append(parse_wrk(out))
         c, l = outs
         if c["req_per_s"] != c["req_per_s"] or l["req_per_s"] != l["req_per_s"]:
-            raise R.RunError("could not read wrk's output")
+            raise runner.RunError("could not read wrk's output")
         return {"cpu_req_per_s": c["req_per_s"], "cheap_req_per_s": l["req_per_s"],
                 "p50_ms": l["p50_ms"], "p99_ms": l["p99_ms"], "errors": c["errors"] + l["errors"]}
     return drive
@@ -162,7 +162,7 @@ def _gunicorn():
                 [Metric("p50_ms", "cheap p50 ms", "lower"),
                  Metric("cheap_req_per_s", "cheap requests/s"),
                  Metric("errors", "wrk errors", "lower")],
-                needs="gunicorn", python=R.DEBIAN_PYTHON, timeout=180)
+                needs="gunicorn", python=runner.DEBIAN_PYTHON, timeout=180)
     case.driver = lambda c: gunicorn_driver(2 if c.quick else 5)
     return case
 
@@ -210,7 +210,7 @@ CASES = [
          "numpy_pool.py", lambda c: [4, 256, 1.0], lambda c: [4, 256, 0.3],
          Metric("matmul_per_s", "matmuls/s"), None,
          [Metric("speedup", "speedup over 1 thread"), Metric("single_per_s", "1-thread matmuls/s")],
-         needs="numpy", python=R.DEBIAN_PYTHON,
+         needs="numpy", python=runner.DEBIAN_PYTHON,
          env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}),
     Case("loop-1t", "a single-threaded pure-Python loop", "loop.py",
          lambda c: [10_000_000, 1, "-"], lambda c: [2_000_000, 1, "-"],
@@ -239,12 +239,12 @@ def have(need):
     if need == "wrk":
         return shutil.which("wrk") is not None
     if need in ("numpy", "gunicorn"):
-        if not os.access(R.DEBIAN_PYTHON, os.X_OK):
+        if not os.access(runner.DEBIAN_PYTHON, os.X_OK):
             return False
         if need == "gunicorn" and not shutil.which("wrk"):
             return False
         mods = "numpy" if need == "numpy" else "gunicorn, flask"
-        return subprocess.run([R.DEBIAN_PYTHON, "-c", f"import {mods}"], env=R.clean_env(),
+        return subprocess.run([runner.DEBIAN_PYTHON, "-c", f"import {mods}"], env=runner.clean_env(),
                               capture_output=True, timeout=60).returncode == 0
     return True
 
@@ -256,19 +256,19 @@ def ensure(need):
         return True
     pkg = _APT[need]
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        R.progress(f"# missing Debian package {pkg}: run "
-                   f"`sudo apt-get update && sudo apt-get install -y {pkg}`")
+        runner.progress(f"# missing Debian package {pkg}: run "
+                        f"`sudo apt-get update && sudo apt-get install -y {pkg}`")
         return False
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if not _updated:
-        R.progress("# apt-get update")
+        runner.progress("# apt-get update")
         subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
         _updated.append(True)
-    R.progress(f"# apt-get install -y {pkg}")
+    runner.progress(f"# apt-get install -y {pkg}")
     cp = subprocess.run(["apt-get", "install", "-y", "-qq"] + pkg.split(), env=env,
                         capture_output=True, text=True, timeout=900)
     if cp.returncode != 0 or not have(need):
-        R.progress(f"# could not install {pkg}: {cp.stderr.strip()[-500:]}")
+        runner.progress(f"# could not install {pkg}: {cp.stderr.strip()[-500:]}")
         return False
     return True
 
@@ -284,13 +284,13 @@ class Context:
     @property
     def echo_port(self):
         if self._echo is None:
-            self._echo = R.EchoServer(self.python)
+            self._echo = runner.EchoServer(self.python)
         return self._echo.port
 
     @property
     def data(self):
         if self._data is None:
-            self._data = R.make_data_file(self.tmpdir)
+            self._data = runner.make_data_file(self.tmpdir)
         return self._data
 
     def close(self):
@@ -306,8 +306,8 @@ def summarise(case, sides, runs):
     for s in sides[1:]:
         fig = {}
         for k in dict.fromkeys(keys):
-            fig[k] = {"stock": R.median_of(stock, k), "shim": R.median_of(runs[s.name], k),
-                      "ratios": R.pair_ratios(stock, runs[s.name], k)}
+            fig[k] = {"stock": runner.median_of(stock, k), "shim": runner.median_of(runs[s.name], k),
+                      "ratios": runner.pair_ratios(stock, runs[s.name], k)}
         out[s.name] = fig
     return out
 
@@ -316,7 +316,7 @@ def run_case(case, ctx, sides, pairs, futex, log_dir=None, index=""):
     """Interleaved pairs of one case; returns {side: [runs]}."""
     python = case.python or ctx.python
     args = (case.quick_args if ctx.quick else case.args)(ctx)
-    argv = [python, R.workload(case.workload)] + [str(a) for a in args]
+    argv = [python, runner.workload(case.workload)] + [str(a) for a in args]
     driver = case.driver(ctx) if case.driver else None
     count = [0]
 
@@ -325,26 +325,26 @@ def run_case(case, ctx, sides, pairs, futex, log_dir=None, index=""):
         if log_dir and side.shim:
             count[0] += 1
             env["BETAPOOL_LOG"] = os.path.join(log_dir, f"{case.name}-{side.name}-{count[0]}.jsonl")
-        return R.run(argv, side, futex=futex and case.futex, driver=driver, env_extra=env,
+        return runner.run(argv, side, futex=futex and case.futex, driver=driver, env_extra=env,
                      timeout=case.timeout, pin_cpu=pin)
     pin = set(sorted(os.sched_getaffinity(0))[:case.cpus]) if case.cpus else None
 
     def show(rnd, side, r):
         t = case.throughput
         lat = case.latency
-        text = f"{t.label} {R.number(r.get(t.key, float('nan')))}"
+        text = f"{t.label} {runner.number(r.get(t.key, float('nan')))}"
         if lat:
-            text += f", {lat.label} {R.number(r.get(lat.key, float('nan')))}"
-        R.progress(f"  [{index}{case.name}] pair {rnd + 1}/{pairs} {side.name}: {text} "
-                   f"({r['run_wall_s']:.1f} s)")
-    return R.interleaved(sides, pairs, one, show)
+            text += f", {lat.label} {runner.number(r.get(lat.key, float('nan')))}"
+        runner.progress(f"  [{index}{case.name}] pair {rnd + 1}/{pairs} {side.name}: {text} "
+                        f"({r['run_wall_s']:.1f} s)")
+    return runner.interleaved(sides, pairs, one, show)
 
 
 def fig_cell(f, label=None):
     """'stock -> shim (ratio [min-max])'."""
-    text = f"{R.number(f['stock'])} → {R.number(f['shim'])}"
+    text = f"{runner.number(f['stock'])} → {runner.number(f['shim'])}"
     if f["ratios"]:
-        text += f" ({R.ratio_cell(f['ratios'])})"
+        text += f" ({runner.ratio_cell(f['ratios'])})"
     return (label + ": " if label else "") + text
 
 
@@ -352,7 +352,7 @@ def summary_rows(name, side, case, fig):
     t = case.throughput
     row = [name, side, f"{t.label}: " + fig_cell(fig[t.key])]
     row.append(fig_cell(fig[case.latency.key], case.latency.label) if case.latency else "-")
-    row.append(R.ratio_cell(fig["cpu_s"]["ratios"]))
+    row.append(runner.ratio_cell(fig["cpu_s"]["ratios"]))
     row.append(fig_cell(fig["ctx"]))
     also = [fig_cell(fig[m.key], m.label) for m in case.more]
     row.append("; ".join(also) or "-")
@@ -365,8 +365,8 @@ def seed_summary_rows(records):
         same, shim = r["stock_runs"], r["shim_runs"]
 
         def f(key, a=same):
-            return {"stock": R.median_of(a, key), "shim": R.median_of(shim, key),
-                    "ratios": R.pair_ratios(a, shim, key)}
+            return {"stock": runner.median_of(a, key), "shim": runner.median_of(shim, key),
+                    "ratios": runner.pair_ratios(a, shim, key)}
         also = [f"vs best static T={r['best_static']}: "
                 + fig_cell(f("tasks_per_s", r["best_runs"]))]
         if r["by_hand_runs"]:
@@ -376,7 +376,7 @@ def seed_summary_rows(records):
         rows.append([f"seed T={r['threads']} {r['pinning']}", r["side"],
                      "tasks/s: " + fig_cell(f("tasks_per_s")),
                      fig_cell(f("in_p99_ms"), "in-task p99 ms"),
-                     R.ratio_cell(f("cpu_s")["ratios"]), fig_cell(f("ctx")), "; ".join(also)])
+                     runner.ratio_cell(f("cpu_s")["ratios"]), fig_cell(f("ctx")), "; ".join(also)])
     return rows
 
 
@@ -386,18 +386,18 @@ SUMMARY_HEAD = ["case", "side", "throughput: stock → side (side/stock, median 
 
 def main(args):
     """bench matrix. args from bench's parser."""
-    lib = R.check_lib(args.lib, "bench")
-    sides = R.make_sides(lib, dict(args.env), dict(args.variant))
+    lib = runner.check_lib(args.lib, "bench")
+    sides = runner.make_sides(lib, dict(args.env), dict(args.variant))
     names = args.cases or ALL
     unknown = [n for n in names if n not in ALL]
     if unknown:
         sys.exit(f"bench matrix: unknown case(s): {', '.join(unknown)}; known: {', '.join(ALL)}")
     pairs = args.pairs if args.pairs is not None else (1 if args.quick else 7)
-    futex = R.have_futex_counter()
+    futex = runner.have_futex_counter()
     extra = [f"pairs:   {pairs} interleaved per case{' (--quick: a smoke run, not a result)' if args.quick else ''}",
              "futex:   " + ("perf stat -e syscalls:sys_enter_futex" if futex
                             else "not counted (perf or its tracepoint unavailable)")]
-    lines = R.header_lines(args.python, sides, lib, extra)
+    lines = runner.header_lines(args.python, sides, lib, extra)
     for line in lines:
         print(f"<!-- {line} -->" if args.markdown else f"# {line}")
     sys.stdout.flush()
@@ -411,18 +411,18 @@ def main(args):
             for i, name in enumerate(names):
                 index = f"{i + 1}/{len(names)} "
                 if name == SEED:
-                    R.progress(f"[{index}seed] the seed workload, pinned and unpinned")
+                    runner.progress(f"[{index}seed] the seed workload, pinned and unpinned")
                     try:
                         records = run_seed(args, sides, pairs, results)
-                    except R.RunError as e:
-                        R.progress(f"  [seed] FAILED: {e}")
+                    except runner.RunError as e:
+                        runner.progress(f"  [seed] FAILED: {e}")
                         results["failed"][name] = str(e)
                         summary.append([name, "-", "FAILED (see stderr)", "-", "-", "-", "-"])
                         continue
                     summary += seed_summary_rows(records)
                     continue
                 case = BY_NAME[name]
-                R.progress(f"[{index}{name}] {case.title}")
+                runner.progress(f"[{index}{name}] {case.title}")
                 if not ensure(case.needs):
                     results["skipped"][name] = f"needs {_APT[case.needs]}"
                     summary.append([name, "-", f"skipped: needs Debian package "
@@ -430,8 +430,8 @@ def main(args):
                     continue
                 try:
                     runs = run_case(case, ctx, sides, pairs, futex, index=index)
-                except R.RunError as e:
-                    R.progress(f"  [{name}] FAILED: {e}")
+                except runner.RunError as e:
+                    runner.progress(f"  [{name}] FAILED: {e}")
                     results["failed"][name] = str(e)
                     summary.append([name, "-", "FAILED (see stderr)", "-", "-", "-", "-"])
                     continue
@@ -442,17 +442,17 @@ def main(args):
                     for m in case.metrics() + [Metric("cpu_s", "CPU s", "lower"),
                                                Metric("ctx", "ctx switches", "lower")]:
                         f = fig[m.key]
-                        detail.append([name, side, m.label, R.number(f["stock"]),
-                                       R.number(f["shim"]), R.ratio_cell(f["ratios"])])
+                        detail.append([name, side, m.label, runner.number(f["stock"]),
+                                       runner.number(f["shim"]), runner.ratio_cell(f["ratios"])])
         finally:
             ctx.close()
-    R.print_table(f"matrix: stock against each side, {pairs} interleaved pair(s) per case; "
-                  "medians, ratio side/stock as median [min-max] of the pairs",
-                  SUMMARY_HEAD, summary, args.markdown, left=2)
+    runner.print_table(f"matrix: stock against each side, {pairs} interleaved pair(s) per case; "
+                       "medians, ratio side/stock as median [min-max] of the pairs",
+                       SUMMARY_HEAD, summary, args.markdown, left=2)
     if detail:
-        R.print_table("every figure (medians; ratio side/stock, median [min-max] of the pairs)",
-                      ["case", "side", "figure", "stock", "side", "side/stock"],
-                      detail, args.markdown, left=3)
+        runner.print_table("every figure (medians; ratio side/stock, median [min-max] of the pairs)",
+                           ["case", "side", "figure", "stock", "side", "side/stock"],
+                           detail, args.markdown, left=3)
     if results["skipped"]:
         print("\nskipped: " + "; ".join(f"{k} ({v})" for k, v in results["skipped"].items()))
     if results["failed"]:
@@ -469,10 +469,10 @@ def run_seed(args, sides, pairs, results):
     tasks = args.tasks or (3000 if quick else 20_000)
     sweep_threads = args.threads or ([4, 32] if quick else [1, 2, 4, 8, 16, 32, 64, 256])
     sweep_rounds = args.sweep_rounds or (1 if quick else 2)
-    seed = S.Seed(args.python, tasks, 1000, 0.0001, args.cpu)
+    seed = Seed(args.python, tasks, 1000, 0.0001, args.cpu)
     best = {"pinned": args.best_pinned or args.best, "unpinned": args.best_unpinned or args.best}
     res = {"tasks": tasks}
-    records = S.seed_table(seed, sides, ["pinned", "unpinned"], [256, 2048], best,
-                           sweep_threads, sweep_rounds, pairs, args.markdown, res)
+    records = seed_table(seed, sides, ["pinned", "unpinned"], [256, 2048], best,
+                         sweep_threads, sweep_rounds, pairs, args.markdown, res)
     results["seed"] = res
     return records

@@ -296,9 +296,13 @@ def parse_threads(text):
     return values
 
 
-def add_side_options(p):
+def add_lib_option(p):
     p.add_argument("--lib", default=str(DEFAULT_LIB),
-                   help="the library (default: build/shim/libbetapool.so in the repository)")
+                   help=f"the library (default: {shown_path(DEFAULT_LIB)} in the repository)")
+
+
+def add_side_options(p):
+    add_lib_option(p)
     p.add_argument("--env", type=parse_env, action="append", default=[], metavar="K=V",
                    help="add a variable to every shim run (repeatable)")
     p.add_argument("--variant", type=parse_variant, action="append", default=[],

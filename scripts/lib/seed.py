@@ -5,7 +5,7 @@ by `bench sweep`, `bench seed` and the seed case of `bench matrix`."""
 import statistics
 import sys
 
-import runner as R
+from . import runner
 
 METRICS = [  # key, header, format
     ("tasks_per_s", "tasks/s", "{:.0f}"),
@@ -28,13 +28,13 @@ class Seed:
         self.metrics = METRICS + ([FUTEX_METRIC] if futex else [])
 
     def run(self, threads, pinned, side):
-        argv = [self.python, R.workload("seed.py"), str(self.tasks), str(threads),
+        argv = [self.python, runner.workload("seed.py"), str(self.tasks), str(threads),
                 str(self.iters), str(self.sleep)]
-        r = R.run(argv, side, pin_cpu=self.pin_cpu if pinned else None, futex=self.futex,
-                  timeout=self.timeout)
+        r = runner.run(argv, side, pin_cpu=self.pin_cpu if pinned else None, futex=self.futex,
+                       timeout=self.timeout)
         if self.show:
-            R.progress(f"  seed {'pinned' if pinned else 'unpinned'} {side.name} T={threads}: "
-                       f"{r['tasks_per_s']:.0f} tasks/s, in-task p99 {r['in_p99_ms']:.1f} ms")
+            runner.progress(f"  seed {'pinned' if pinned else 'unpinned'} {side.name} T={threads}: "
+                            f"{r['tasks_per_s']:.0f} tasks/s, in-task p99 {r['in_p99_ms']:.1f} ms")
         return r
 
     def medians(self, runs):
@@ -71,8 +71,8 @@ def sweep_table(seed, runs, pinned, markdown):
         tps = [r["tasks_per_s"] for r in rs]
         rows.append([f"{t}{' *' if t == best else ''}"] + seed.cells(rs)
                     + [f"{min(tps):.0f}-{max(tps):.0f}"])
-    R.print_table(f"stock sweep, {'pinned' if pinned else 'unpinned'} "
-                  f"(medians; * = best static T)", head, rows, markdown)
+    runner.print_table(f"stock sweep, {'pinned' if pinned else 'unpinned'} "
+                       f"(medians; * = best static T)", head, rows, markdown)
     return best
 
 
@@ -86,8 +86,8 @@ def seed_table(seed, sides, pinnings, shim_threads, best, sweep_threads, sweep_r
     results.setdefault("sweeps", {})
     for name in pinnings:
         if best.get(name) is None:
-            R.progress(f"# finding the best static T, {name}: stock sweep of "
-                       f"{','.join(map(str, sweep_threads))}, {sweep_rounds} round(s)")
+            runner.progress(f"# finding the best static T, {name}: stock sweep of "
+                            f"{','.join(map(str, sweep_threads))}, {sweep_rounds} round(s)")
             runs = sweep(seed, stock, sweep_threads, name == "pinned", sweep_rounds)
             best[name] = sweep_table(seed, runs, name == "pinned", markdown)
             results["sweeps"][name] = {str(t): rs for t, rs in runs.items()}
@@ -110,7 +110,7 @@ def seed_table(seed, sides, pinnings, shim_threads, best, sweep_threads, sweep_r
     by_name = {s.name: s for s in sides}
     runs = {c: [] for c in configs}
     for rnd in range(rounds):
-        R.progress(f"# seed round {rnd + 1}/{rounds}")
+        runner.progress(f"# seed round {rnd + 1}/{rounds}")
         for c in rotated(configs, rnd):
             runs[c].append(seed.run(c[2], c[0] == "pinned", by_name[c[1]]))
 
@@ -120,8 +120,8 @@ def seed_table(seed, sides, pinnings, shim_threads, best, sweep_threads, sweep_r
         label = f"{side} T={t}" + (" (best static)" if side == "stock" and t == best.get(name)
                                    else "")
         rows.append([name, label] + seed.cells(runs[(name, side, t)]))
-    R.print_table(f"seed workload, medians of {rounds} interleaved round(s)",
-                  head, rows, markdown, left=2)
+    runner.print_table(f"seed workload, medians of {rounds} interleaved round(s)",
+                       head, rows, markdown, left=2)
 
     ratio_rows = []
     records = []
@@ -133,26 +133,26 @@ def seed_table(seed, sides, pinnings, shim_threads, best, sweep_threads, sweep_r
             for s in shims:
                 shim = runs[(name, s.name, t)]
                 r = {"pinning": name, "side": s.name, "threads": t, "best_static": best[name],
-                     "tasks_per_s_vs_best": R.pair_ratios(base, shim, "tasks_per_s"),
-                     "tasks_per_s_vs_same_t": R.pair_ratios(same, shim, "tasks_per_s"),
+                     "tasks_per_s_vs_best": runner.pair_ratios(base, shim, "tasks_per_s"),
+                     "tasks_per_s_vs_same_t": runner.pair_ratios(same, shim, "tasks_per_s"),
                      "tasks_per_s_vs_pinned_by_hand":
-                         R.pair_ratios(by_hand, shim, "tasks_per_s") if by_hand else [],
-                     "cpu_vs_same_t": R.pair_ratios(same, shim, "cpu_s"),
-                     "ctx_vs_same_t": R.pair_ratios(same, shim, "ctx"),
-                     "in_p99_vs_same_t": R.pair_ratios(same, shim, "in_p99_ms"),
-                     "in_p99_vs_best": R.pair_ratios(base, shim, "in_p99_ms"),
+                         runner.pair_ratios(by_hand, shim, "tasks_per_s") if by_hand else [],
+                     "cpu_vs_same_t": runner.pair_ratios(same, shim, "cpu_s"),
+                     "ctx_vs_same_t": runner.pair_ratios(same, shim, "ctx"),
+                     "in_p99_vs_same_t": runner.pair_ratios(same, shim, "in_p99_ms"),
+                     "in_p99_vs_best": runner.pair_ratios(base, shim, "in_p99_ms"),
                      "stock_runs": same, "shim_runs": shim, "best_runs": base,
                      "by_hand_runs": by_hand or []}
-                ratio_rows.append([name, f"{s.name} T={t}", R.ratio_cell(r["tasks_per_s_vs_best"]),
-                                   R.ratio_cell(r["tasks_per_s_vs_same_t"]),
-                                   R.ratio_cell(r["tasks_per_s_vs_pinned_by_hand"]),
-                                   R.ratio_cell(r["cpu_vs_same_t"]),
-                                   R.ratio_cell(r["in_p99_vs_same_t"]),
-                                   R.ratio_cell(r["in_p99_vs_best"])])
+                ratio_rows.append([name, f"{s.name} T={t}", runner.ratio_cell(r["tasks_per_s_vs_best"]),
+                                   runner.ratio_cell(r["tasks_per_s_vs_same_t"]),
+                                   runner.ratio_cell(r["tasks_per_s_vs_pinned_by_hand"]),
+                                   runner.ratio_cell(r["cpu_vs_same_t"]),
+                                   runner.ratio_cell(r["in_p99_vs_same_t"]),
+                                   runner.ratio_cell(r["in_p99_vs_best"])])
                 records.append(r)
     if ratio_rows:
-        R.print_table("ratios (median of per-round ratios [min-max])",
-                      ["pinning", "pool", "tasks/s vs best static", "tasks/s vs stock same T",
+        runner.print_table("ratios (median of per-round ratios [min-max])",
+                           ["pinning", "pool", "tasks/s vs best static", "tasks/s vs stock same T",
                        "tasks/s vs stock same T pinned by hand", "CPU vs stock same T",
                        "in p99 vs stock same T", "in p99 vs best static"],
                       ratio_rows, markdown, left=2)

@@ -6,6 +6,7 @@ usage: run.py [-k PATTERN] [-v] [module ...]
 """
 import argparse
 import os
+import signal
 import sys
 import unittest
 
@@ -39,6 +40,15 @@ class _Result(unittest.TextTestResult):
 
 
 def main():
+    # A runner started in the background by a non-interactive shell (`cmd &`
+    # in a script, a CI harness) inherits SIGINT ignored, and CPython keeps
+    # an ignored SIGINT ignored: then _thread.interrupt_main() does nothing
+    # and a real SIGINT kills nothing. Tests that need it fail or hang
+    # (measured: CPython 3.12's test_print_exception_gh_102056 recursed for
+    # the whole 600 s regrtest timeout, with and without betapool; 3.10's and
+    # 3.11's test_interrupt_main_* failed). A handled signal is back to its
+    # default in every child this runner starts.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ap = argparse.ArgumentParser()
     ap.add_argument("-k", dest="pattern", action="append", default=[])
     ap.add_argument("-v", dest="verbose", action="store_true")

@@ -390,6 +390,37 @@ class LogToolTest(unittest.TestCase):
                          ["scale_up", "veto", "scale_down", "scale_down"])
         self.assertIn("5\u21924", out[4])
 
+    def test_decisions_json(self):
+        """decisions --json: every decision record as logged, per run, the
+        same ones the text lists; --run picks one; NaN in a damaged log
+        becomes null so that the output stays JSON."""
+        recs = enforce_run() + enforce_run(pid=7000)
+        recs[-3]["reason"] = "from the second run"
+        log = self.write("run.jsonl", lines(recs).replace('"demand": 5', '"demand": NaN', 1))
+        cp = self.ok("decisions", log, "--json")
+        self.assertEqual(cp.stderr, "")
+        data = json.loads(cp.stdout)
+        self.assertEqual(data["format"], 1)
+        self.assertEqual([(r["run"], r["of"], r["pid"]) for r in data["runs"]],
+                         [(1, 2, 4242), (2, 2, 7000)])
+        first = data["runs"][0]["decisions"]
+        self.assertEqual([d["action"] for d in first],
+                         ["scale_up", "veto", "scale_down", "scale_down"])
+        self.assertEqual(first[0], {"t": 0.2, "action": "scale_up", "k_before": 4,
+                                    "k_after": 6, "beta_io": 0.45, "demand": None,
+                                    "reason": "demand 5 and beta_io 0.45 above the danger "
+                                              "zone 0.3"})
+        text = self.ok("decisions", log).stdout
+        for run in data["runs"]:
+            for d in run["decisions"]:
+                self.assertIn(d["reason"], text)
+        (only,) = json.loads(self.ok("decisions", log, "--json", "--run", "2").stdout)["runs"]
+        self.assertEqual(only["pid"], 7000)
+        self.assertIn("from the second run", [d["reason"] for d in only["decisions"]])
+        none = self.write("observe.jsonl", lines(observe_run()))
+        (run,) = json.loads(self.ok("decisions", none, "--json").stdout)["runs"]
+        self.assertEqual(run["decisions"], [])
+
     def test_decisions_none(self):
         log = self.write("run.jsonl", lines(observe_run()))
         out = self.ok("decisions", log).stdout.splitlines()

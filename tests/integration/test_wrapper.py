@@ -77,6 +77,20 @@ class WrapperTest(unittest.TestCase):
             "BETAPOOL_VERBOSE": "1"})
         self.assertEqual(child["LD_PRELOAD"], self.lib)
 
+    def test_short_output_option(self):
+        """-o FILE is --log FILE, as memray and py-spy spell it, in every
+        form: separate, joined with =, and before a script."""
+        for args in (["-o", "out-%p.jsonl"], ["-o=out-%p.jsonl"], ["--log", "out-%p.jsonl"]):
+            with self.subTest(args=args):
+                child = self.child_env(["--lib", self.lib] + args)
+                self.assertEqual(self.betapool_vars(child), {"BETAPOOL_LOG": "out-%p.jsonl"})
+        script = os.path.join(self.dir, "app.py")
+        with open(script, "w") as f:
+            f.write("import os\nprint(os.environ['BETAPOOL_LOG'])\n")
+        cp = self.wrapper(["--lib", self.lib, "-o", "x.jsonl", script])
+        self.assertEqual((cp.returncode, cp.stdout), (0, "x.jsonl\n"), cp.stderr)
+        self.assert_usage_error(self.wrapper(["--lib", self.lib, "-o"]), "--log needs a value")
+
     def test_old_form_without_run(self):
         """scripts/betapool OPTIONS -- PROGRAM, as before the sub-commands."""
         options = ["--lib", self.lib, "--mode", "enforce", "--interval", "50"]

@@ -52,6 +52,11 @@ class Metrics(ctypes.Structure):
         ("priority", ctypes.c_int32),
         ("gate_shuts", ctypes.c_uint64),
         ("gate_opens", ctypes.c_uint64),
+        ("forced_switches", ctypes.c_uint64),
+        ("favoured_waits", ctypes.c_uint64),
+        ("gil_held_ns", ctypes.c_uint64),
+        ("gil_wait_ns", ctypes.c_uint64),
+        ("sampled_unix_ns", ctypes.c_uint64),
     ]
 
 
