@@ -259,16 +259,11 @@ void bp_affinity_view(uint64_t now, const struct bp_reg_view *reg, struct bp_int
             int c = v->cpu;
             uint64_t ticks = cur_busy[c] >= prev_busy[c] ? cur_busy[c] - prev_busy[c] : 0;
             double busy = (double)ticks * tick_ns / dt;
-            /* Ours on it: all of it pinned there, a share of it unpinned. */
-            double mine = pinned >= 0 ? (c == pinned ? ours : 0.0) : ours / n;
-            /* Processes under betapool: the ones holding it, and a share
-             * of those holding no CPU (their threads run everywhere, and
-             * they will hold one of their own when one is free). */
-            double theirs = 0.0;
-            for (int k = 0; reg && reg->coord == COORD_OK && k < reg->n; k++)
-                theirs += reg->o[k].cpu == c ? reg->o[k].load : reg->o[k].cpu < 0 ? reg->o[k].load / n : 0.0;
-            double others = busy - mine - theirs;
-            v->others = others > 0.0 ? others : 0.0;
+            /* Not ours, nor of the processes in the registry: those
+             * holding it, and a share of those holding no CPU (their
+             * threads run everywhere, and they will hold one of their own
+             * when one is free). */
+            v->others = bp_cpu_others(c, busy, ours, pinned, n, reg);
             if (c == pinned)
                 in->others = v->others;
         }

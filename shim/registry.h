@@ -79,6 +79,12 @@ struct bp_reg_view {
     struct bp_reg_other o[BP_REG_OTHERS]; /* other live processes, in slot order */
     int reclaimed;                        /* dead processes' entries cleared by this read */
 };
+/* Other processes' share of CPU cpu over an interval in which it was busy
+ * `busy` (CPUs) and this process used `ours` (pinned to pinned_cpu, or -1:
+ * spread over n CPUs): what is left once this process and those in the
+ * registry are taken out (a holder's load on its own CPU, an unpinned
+ * one's spread over n). Never below 0. */
+double bp_cpu_others(int cpu, double busy, double ours, int pinned_cpu, int n, const struct bp_reg_view *reg) BP_HIDDEN;
 /* Where the registry is: BETAPOOL_REGISTRY, else the user's runtime dir,
  * else /dev/shm with the uid in the name. Called at start. */
 void bp_registry_init(const char *path_option) BP_HIDDEN;
