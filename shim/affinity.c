@@ -16,10 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "affinity.h"
+#include "controller.h"
 #include "registry.h"
+#include "threads.h"
 
 struct bp_affinity bp_aff = {.cpu = -1};
 static struct bp_usable usable_cpus;

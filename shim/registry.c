@@ -42,6 +42,7 @@ static uint64_t self_start;      /* our start time, read once per process */
 static int self_pid;
 static char note_said[200];      /* the last reason given for no coordination */
 static struct bp_reg_file file;  /* the copy read under the lock */
+static void (*note_fn)(const char *level, const char *msg);
 
 #define LOCK_TRIES 10
 
@@ -144,8 +145,9 @@ static uint64_t own_start(void)
     return bp_stat_start_time(buf);
 }
 
-void bp_registry_init(const char *path_option)
+void bp_registry_init(const char *path_option, void (*note)(const char *level, const char *msg))
 {
+    note_fn = note;
     if (path_option && *path_option) {
         snprintf(reg_path, sizeof reg_path, "%s", path_option);
         return;
@@ -172,7 +174,8 @@ static void no_coordination(const char *why)
     snprintf(note_said, sizeof note_said, "%s", why);
     char msg[240];
     snprintf(msg, sizeof msg, "cpu registry %.100s: %.80s; no coordination with other processes", reg_path, why);
-    bp_note("warning", msg);
+    if (note_fn)
+        note_fn("warning", msg);
 }
 
 static void close_fd(void)

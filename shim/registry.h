@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "bp.h"
+#include "common.h"
 
 /* ---- cpus.c ---- */
 struct bp_usable {
@@ -86,8 +86,9 @@ struct bp_reg_view {
  * one's spread over n). Never below 0. */
 double bp_cpu_others(int cpu, double busy, double ours, int pinned_cpu, int n, const struct bp_reg_view *reg) BP_HIDDEN;
 /* Where the registry is: BETAPOOL_REGISTRY, else the user's runtime dir,
- * else /dev/shm with the uid in the name. Called at start. */
-void bp_registry_init(const char *path_option) BP_HIDDEN;
+ * else /dev/shm with the uid in the name; note says why the registry cannot
+ * be used, once per reason. Called at start. */
+void bp_registry_init(const char *path_option, void (*note)(const char *level, const char *msg)) BP_HIDDEN;
 const char *bp_registry_path(void) BP_HIDDEN;
 /* Lock (a bounded wait), read, check, reclaim dead processes' entries.
  * With COORD_OK the lock is held until bp_registry_commit. A note says why

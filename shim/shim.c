@@ -8,27 +8,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "affinity.h"
+#include "api.h"
+#include "clock.h"
+#include "gate.h"
+#include "gil.h"
+#include "hooks.h"
+#include "log.h"
+#include "monitor.h"
+#include "options.h"
+#include "python.h"
+#include "real.h"
 #include "registry.h"
-
-_Atomic int bp_active;
-uint64_t bp_t0_ns;
-
-const char *bp_via_name(int via)
-{
-    switch (via) {
-    case VIA_MAIN:
-        return "main";
-    case VIA_START_ROUTINE:
-        return "start_routine";
-    case VIA_START_NEW_THREAD:
-        return "PyThread_start_new_thread";
-    case VIA_START_JOINABLE:
-        return "PyThread_start_joinable_thread";
-    default:
-        return "none";
-    }
-}
+#include "report.h"
+#include "threads.h"
 
 static void warn_option(const char *msg)
 {
@@ -49,12 +42,20 @@ static void print_options(void)
     }
 }
 
-void bp_shim_fork_child(void) BP_HIDDEN;
-
+/* In a fork child only the forking thread lives: every module forgets the
+ * parent's other threads, locks and log. */
 static void after_fork_child(void)
 {
-    if (atomic_load(&bp_active))
-        bp_shim_fork_child();
+    if (!atomic_load(&bp_active))
+        return;
+    uint64_t now = bp_now_ns();
+    bp_log_forget();
+    bp_report_after_fork_child(now);
+    bp_metrics_after_fork_child();
+    bp_monitor_after_fork_child();
+    bp_affinity_after_fork_child();
+    bp_gate_after_fork_child();
+    bp_threads_after_fork_child(now);
 }
 
 __attribute__((constructor)) static void bp_init(void)
@@ -98,7 +99,7 @@ __attribute__((constructor)) static void bp_init(void)
     if (bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_PRIORITY) == CHOICE_AUTO)
         bp_priority_ns = (uint64_t)bp_opt(OPT_PRIORITY_US) * 1000u;
     bp_affinity_init();
-    bp_registry_init(bp_options[OPT_REGISTRY].value ? bp_options[OPT_REGISTRY].path : NULL);
+    bp_registry_init(bp_options[OPT_REGISTRY].value ? bp_options[OPT_REGISTRY].path : NULL, bp_note);
     bp_monitor_set_owner();
     if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_AFFINITY) == CHOICE_AUTO &&
         !bp_aff.usable)
@@ -110,5 +111,6 @@ __attribute__((constructor)) static void bp_init(void)
 
 __attribute__((destructor)) static void bp_fini(void)
 {
-    bp_monitor_stop_and_finish();
+    if (atomic_load(&bp_active))
+        bp_monitor_stop_and_finish();
 }

@@ -15,6 +15,10 @@ LIB = os.path.join(BUILD, "shim", "libbetapool.so")
 # Preloaded after LIB, e.g. the ASan runtime for a sanitized build (scripts/test).
 PRELOAD_AFTER = os.environ.get("BETAPOOL_TEST_PRELOAD_AFTER", "").split()
 WORKLOADS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads")
+# Debian unstable's 3.14 and 3.15 in private roots, made by scripts/lib/pythons.py
+# (scripts/test runs it before the integration tests).
+PRIVATE_PYTHONS = os.environ.get("BETAPOOL_PYTHONS_DIR", os.path.join(ROOT, "build", "pythons"))
+PRIVATE_VERSIONS = ("3.14", "3.15")
 
 
 def pyenv_root():
@@ -32,9 +36,23 @@ def pyenv_root():
     return home if os.path.isdir(home) else None
 
 
+def private_python(minor):
+    """(path, None) of build/pythons' Debian python<minor>, or (None, why)."""
+    root = os.path.join(PRIVATE_PYTHONS, minor)
+    py = os.path.join(root, "usr", "bin", "python" + minor)
+    if os.path.isfile(os.path.join(root, ".complete")) and os.access(py, os.X_OK):
+        return py, None
+    try:
+        with open(os.path.join(PRIVATE_PYTHONS, minor + ".skip")) as f:
+            return None, f.read().strip()
+    except OSError:
+        return None, "not fetched: run scripts/lib/pythons.py (scripts/test does)"
+
+
 def pythons():
-    """[(label, path or None)] for Debian's python3.11 and pyenv 3.10-3.13.
-    A None path means absent: the test skips visibly with the label."""
+    """[(label, path or None)] for Debian's python3.11, pyenv 3.10-3.13 and
+    Debian unstable's 3.14 and 3.15 (build/pythons). A None path means
+    absent: the test skips visibly with the label (absent_reason())."""
     out = [("debian-3.11", "/usr/bin/python3.11" if os.access("/usr/bin/python3.11", os.X_OK) else None)]
     root = pyenv_root()
     for minor in ("3.10", "3.11", "3.12", "3.13"):
@@ -45,11 +63,32 @@ def pythons():
             if cands:
                 found = cands[-1]
         out.append(("pyenv-" + minor, found))
+    for minor in PRIVATE_VERSIONS:
+        out.append(("debian-" + minor, private_python(minor)[0]))
+    chosen = selected()
+    if chosen is not None:
+        out = [(label, path if label in chosen else None) for label, path in out]
     return out
 
 
+def selected():
+    """The labels BETAPOOL_TEST_PYTHONS names (comma-separated), or None: all."""
+    value = os.environ.get("BETAPOOL_TEST_PYTHONS", "").strip()
+    return {x.strip() for x in value.split(",") if x.strip()} if value else None
+
+
+def absent_reason(label):
+    """Why the Python labelled label is absent, for a skip message."""
+    chosen = selected()
+    if chosen is not None and label not in chosen:
+        return f"{label} is not in BETAPOOL_TEST_PYTHONS={os.environ['BETAPOOL_TEST_PYTHONS']}"
+    if label.startswith("debian-") and label[len("debian-"):] in PRIVATE_VERSIONS:
+        return f"{label} is absent: {private_python(label[len('debian-'):])[1]}"
+    return f"{label} is not installed on this machine"
+
+
 # Variables every shim run of a test module gets unless it sets its own
-# (test_robust runs everything in enforce mode, which is not the default).
+# (test_robust runs everything in mode auto with every option of it on).
 DEFAULT_ENV = {}
 
 
@@ -122,6 +161,6 @@ class ShimTestCase(unittest.TestCase):
         for label, path in pythons():
             if path is None:
                 with self.subTest(python=label):
-                    self.skipTest(f"{label} is not installed on this machine")
+                    self.skipTest(absent_reason(label))
                 continue
             yield label, path

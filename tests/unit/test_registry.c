@@ -16,10 +16,10 @@
 
 #include "registry.h"
 
-/* The shim's notes (monitor.c in the library), collected here. */
+/* The registry's notes (the shim's log in the library), collected here. */
 static char notes[8][240];
 static int nnotes;
-void bp_note(const char *level, const char *msg)
+static void collect_note(const char *level, const char *msg)
 {
     (void)level;
     if (nnotes < 8)
@@ -154,7 +154,7 @@ static void tmpdir(void)
     snprintf(dir, sizeof dir, "%s/bp-reg.XXXXXX", tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
     cr_assert(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/cpus", dir);
-    bp_registry_init(path);
+    bp_registry_init(path, collect_note);
     nnotes = 0;
 }
 
