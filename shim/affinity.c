@@ -233,6 +233,11 @@ double bp_affinity_ours(void)
 
 void bp_affinity_view(uint64_t now, const struct bp_reg_view *reg, struct bp_interval *in)
 {
+    struct bp_interval none;
+    if (!in) { /* the first reading only */
+        in = &none;
+        in->ncpus = 0;
+    }
     int pinned = atomic_load(&bp_aff.cpu);
     int n = usable_cpus.count > 0 ? usable_cpus.count : 1;
     in->coord = reg ? (int)reg->coord : COORD_NONE;

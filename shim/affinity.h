@@ -24,6 +24,7 @@ void bp_affinity_init(void) BP_HIDDEN;
 struct bp_interval;
 struct bp_reg_view;
 void bp_affinity_view(uint64_t now, const struct bp_reg_view *reg, struct bp_interval *in) BP_HIDDEN;
+/* (in NULL: take the first reading of the loads only.) */
 double bp_affinity_ours(void) BP_HIDDEN; /* the process's CPU use over the last interval, in CPUs */
 /* spare_brief: leave brief threads on every CPU (the gate is shut: some
  * threads compute on the pinned CPU). */

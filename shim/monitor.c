@@ -221,6 +221,11 @@ static void *monitor_main(void *arg)
     uint64_t interval = (uint64_t)bp_opt(OPT_INTERVAL_MS) * 1000000u;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
+    /* The CPUs' loads from now: the first decision knows which CPU others
+     * keep busy (a process beside one confined with taskset -c 0 must not
+     * pin onto cpu 0 for want of a first reading). */
+    if (bp_opt(OPT_MODE) == MODE_AUTO && ctl.params.affinity)
+        bp_affinity_view(bp_now_ns(), NULL, NULL);
     while (!atomic_load(&mon_stop)) {
         /* The first ticks come four times as often: a pool of one or two
          * seconds is pinned and gated 75 ms sooner. The figures are rates
