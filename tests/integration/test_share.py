@@ -35,7 +35,7 @@ import time
 import unittest
 
 from common import WORKLOADS, ShimTestCase, read_log, shim_env
-from test_enforce import note
+from test_auto import note
 
 SLOTS, ENTRY = 127, struct.Struct("=iiQIIQ")
 BUSY = ("every cpu busy", "every free cpu busy", "cpu contested", "registry was busy")
