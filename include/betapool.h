@@ -14,7 +14,8 @@
 extern "C" {
 #endif
 
-/* BETAPOOL_MODE_ENFORCE is the name of mode 2 before 0.2, when it became auto. */
+/* BETAPOOL_MODE_ENFORCE is an older name of mode 2 (auto), kept for programs
+ * written against it. */
 enum betapool_mode {
     BETAPOOL_MODE_OFF = 0,
     BETAPOOL_MODE_OBSERVE = 1,

@@ -55,6 +55,11 @@ def __dir__():
 LIB_NAME = "libbetapool.so"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
+# _schema.py (the log's vocabulary) is written by meson at build time: beside
+# this file when installed; in a source checkout, in build/python/betapool.
+if not os.path.isfile(os.path.join(_HERE, "_schema.py")):
+    __path__.append(os.path.join(_HERE, "..", "..", "build", "python", "betapool"))
+
 
 def library_path():
     """The libbetapool.so that belongs to this package, or None: installed
