@@ -27,6 +27,10 @@ static uint64_t since_start(uint64_t now)
     return now > bp_t0_ns ? now - bp_t0_ns : 0;
 }
 
+/* Records go to the log only: those written every tick (a sample per
+ * thread, the process's) are not even formatted without one. Formatting a
+ * sample took ~9,000 instructions a thread a tick, 80% of the shim's own
+ * thread's work in a pool of 100 threads (callgrind, the seed's workload). */
 static void emit(struct bp_json *j)
 {
     bp_json_end(j);
@@ -164,6 +168,8 @@ static void thread_identity(struct bp_json *j, const struct bp_thread *t, const 
 
 void bp_report_thread(const char *event, const struct bp_thread *t, const struct bp_figures *f, uint64_t now)
 {
+    if (!bp_log_enabled())
+        return; /* the log is its only reader: nothing to format */
     struct bp_json j;
     bp_json_begin(&j, line, sizeof line, event, since_start(now));
     thread_identity(&j, t, f);
@@ -172,6 +178,8 @@ void bp_report_thread(const char *event, const struct bp_thread *t, const struct
 
 void bp_report_sample(uint64_t now, pid_t tid, const struct bp_sample *s)
 {
+    if (!bp_log_enabled())
+        return; /* the log is its only reader: nothing to format */
     struct bp_json j;
     bp_json_begin(&j, line, sizeof line, "sample", since_start(now));
     bp_json_int(&j, "tid", tid);
@@ -185,6 +193,8 @@ void bp_report_sample(uint64_t now, pid_t tid, const struct bp_sample *s)
 
 void bp_report_process(uint64_t now, const struct bp_tally *tl, int acting, int shut)
 {
+    if (!bp_log_enabled())
+        return; /* the log is its only reader: nothing to format */
     struct bp_json j;
     bp_json_begin(&j, line, sizeof line, "process", since_start(now));
     bp_json_int(&j, "threads", tl->alive);

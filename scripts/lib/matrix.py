@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import runner
+from . import callgrind, runner
 from .seed import Seed, seed_table
 
 
@@ -197,6 +197,9 @@ CASES = [
     Case("hashlib-4t", "4 threads hashing 8 MiB buffers (SHA-256 releases the GIL)",
          "hashpool.py", lambda c: [200, 4, "-"], lambda c: [32, 4, "-"],
          Metric("mib_per_s", "MiB/s")),
+    Case("read64k-1t", "1 thread of 64 KiB os.preadv from the page cache", "read64k.py",
+         lambda c: [80_000, 1, c.data], lambda c: [12_000, 1, c.data],
+         Metric("reads_per_s", "reads/s"), data=True),
     Case("read64k-4t", "4 threads of 64 KiB os.preadv from the page cache", "read64k.py",
          lambda c: [80_000, 4, c.data], lambda c: [12_000, 4, c.data],
          Metric("reads_per_s", "reads/s"), data=True),
@@ -225,7 +228,8 @@ CASES = [
           Metric("p1_ops_per_s", "turned thread's brief holds/s")]),
 ]
 SEED = "seed"
-ALL = [SEED] + [c.name for c in CASES]
+SEED_CALLGRIND = "seed-callgrind"
+ALL = [SEED] + [c.name for c in CASES] + [SEED_CALLGRIND]
 BY_NAME = {c.name: c for c in CASES}
 
 
@@ -421,6 +425,9 @@ def main(args):
                         continue
                     summary += seed_summary_rows(records)
                     continue
+                if name == SEED_CALLGRIND:
+                    summary += seed_callgrind_rows(args, sides, results, index)
+                    continue
                 case = BY_NAME[name]
                 runner.progress(f"[{index}{name}] {case.title}")
                 if not ensure(case.needs):
@@ -476,3 +483,34 @@ def run_seed(args, sides, pairs, results):
                          sweep_threads, sweep_rounds, pairs, args.markdown, res)
     results["seed"] = res
     return records
+
+
+def seed_callgrind_rows(args, sides, results, index):
+    """The seed's workload under callgrind, once per side: instructions per
+    task of every thread but the shim's own, and the shim's own apart (its
+    work is per tick of time, which valgrind slows some 50 times)."""
+    tasks = 600 if args.quick else 3000
+    runner.progress(f"[{index}{SEED_CALLGRIND}] the seed's workload T=256, {tasks} tasks, under "
+                    "valgrind --tool=callgrind, PYTHONHASHSEED=0")
+    if not callgrind.ensure_valgrind():
+        results["skipped"][SEED_CALLGRIND] = "needs valgrind"
+        return [[SEED_CALLGRIND, "-", "skipped: needs valgrind", "-", "-", "-", "-"]]
+    counts = {}
+    try:
+        for side in sides:
+            counts[side.name] = callgrind.seed_count(args.python, side, tasks, 256)
+            runner.progress(f"  [{SEED_CALLGRIND}] {side.name}: "
+                            f"{counts[side.name]['python_threads'] / tasks:,.0f} instructions per task")
+    except (runner.RunError, subprocess.TimeoutExpired) as e:
+        results["failed"][SEED_CALLGRIND] = str(e)
+        return [[SEED_CALLGRIND, "-", "FAILED (see stderr)", "-", "-", "-", "-"]]
+    results[SEED_CALLGRIND] = counts
+    stock = counts["stock"]["python_threads"]
+    rows = []
+    for side in sides[1:]:
+        c = counts[side.name]
+        rows.append([f"{SEED_CALLGRIND} T=256", side.name,
+                     f"instructions per task: {stock / tasks:,.0f} → {c['python_threads'] / tasks:,.0f} "
+                     f"({c['python_threads'] / stock:.3f})", "-", "-", "-",
+                     f"the shim's own thread: {c['shim_thread'] / tasks:,.0f} per task"])
+    return rows
