@@ -107,7 +107,7 @@ class PipTest(unittest.TestCase):
         self.assertEqual(self.install.returncode, 0,
                          self.install.stdout[-3000:] + self.install.stderr[-3000:])
         pkg = os.path.join(self.site(), "betapool")
-        for name in ("__init__.py", "cli.py", "_where.py", "libbetapool.so", "trace.py", "top.py"):
+        for name in ("__init__.py", "cli.py", "_where.py", "_schema.py", "libbetapool.so", "trace.py", "top.py"):
             self.assertTrue(os.path.isfile(os.path.join(pkg, name)), name)
         with open(os.path.join(pkg, "libbetapool.so"), "rb") as f:
             self.assertEqual(f.read(4), b"\x7fELF")
