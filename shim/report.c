@@ -15,7 +15,6 @@
 #include "options.h"
 #include "python.h"
 #include "real.h"
-#include "monitor.h"
 #include "report.h"
 
 uint64_t bp_t0_ns;
@@ -145,16 +144,16 @@ void bp_report_opening(uint64_t now)
  * parent's. A child whose log path names its pid (%p) gets a log of its own
  * when it first starts a thread (and with it a monitor); any other child
  * writes nothing. Called from pthread_create. */
-void bp_report_reopen_in_child(void)
+int bp_report_reopen_in_child(void)
 {
     if (BP_LIKELY(!atomic_load_explicit(&restart_in_child, memory_order_relaxed)))
-        return;
+        return 0;
     atomic_store(&restart_in_child, 0);
     char used[600], err[700];
-    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err) == 0) {
-        start_written = 0;
-        bp_monitor_set_owner(); /* its _exit writes this log's exit record */
-    }
+    if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err))
+        return 0;
+    start_written = 0;
+    return 1;
 }
 
 static void thread_identity(struct bp_json *j, const struct bp_thread *t, const struct bp_figures *f)
