@@ -65,7 +65,8 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
         bp_python_arrive(CALLER(), "pthread_create");
     if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
         return bp_real.pthread_create(th, attr, fn, arg);
-    bp_report_reopen_in_child();
+    if (BP_UNLIKELY(bp_report_reopen_in_child()))
+        bp_monitor_set_owner(); /* its _exit writes this log's exit record */
     struct bp_thread *t = bp_thread_reserve();
     if (!t)
         return bp_real.pthread_create(th, attr, fn, arg);

@@ -17,6 +17,8 @@
  * the Python image on every call until found. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "python.h"
 #include "real.h"
@@ -77,6 +79,12 @@ __asm__(".symver bp_libc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
     X(popen, "popen", NULL, FILE *, P(const char *a, const char *b), P(a, b), (errno = ENOSYS, (FILE *)NULL)) \
     X(dl_find_object, "_dl_find_object", NULL, int, P(void *a, void *b), P(a, b), -1)
 
+/* The same for the calls that return nothing (the fallback ends the
+ * process as they would). */
+#define BP_REAL_LIBC_VOID(X)                                                                                      \
+    X(exit_, "_exit", P(int a), P(a), syscall(SYS_exit_group, a))                                              \
+    X(Exit_, "_Exit", P(int a), P(a), syscall(SYS_exit_group, a))
+
 #define BP_REAL_PYTHON(X)                                                                                         \
     X(start_new_thread, "PyThread_start_new_thread", NULL, unsigned long, P(void (*a)(void *), void *b), P(a, b), \
       (unsigned long)-1 /* PYTHREAD_INVALID_THREAD_ID */)                                                       \
@@ -93,6 +101,18 @@ __asm__(".symver bp_libc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
     }
 BP_REAL_LIBC(STUB_LIBC)
 
+#define STUB_VOID(field, sym, params, args, fallback)                                                             \
+    static void first_##field params                                                                           \
+    {                                                                                                          \
+        bp_real_ensure();                                                                                      \
+        if (bp_real.field != first_##field) {                                                                  \
+            bp_real.field args;                                                                                \
+            return;                                                                                            \
+        }                                                                                                      \
+        fallback;                                                                                              \
+    }
+BP_REAL_LIBC_VOID(STUB_VOID)
+
 /* A CPython entry point is looked up in the Python image, once there is
  * one; a real one found stays. */
 #define STUB_PYTHON(field, sym, ver, ret, params, args, fallback)                                                 \
@@ -108,7 +128,8 @@ BP_REAL_LIBC(STUB_LIBC)
 BP_REAL_PYTHON(STUB_PYTHON)
 
 #define INIT(field, sym, ver, ret, params, args, fallback) .field = first_##field,
-struct bp_real bp_real = {BP_REAL_LIBC(INIT) BP_REAL_PYTHON(INIT)};
+#define INIT_VOID(field, sym, params, args, fallback) .field = first_##field,
+struct bp_real bp_real = {BP_REAL_LIBC(INIT) BP_REAL_LIBC_VOID(INIT_VOID) BP_REAL_PYTHON(INIT)};
 
 static void *next_sym(const char *name, const char *version)
 {
@@ -130,6 +151,13 @@ void bp_real_resolve(void)
             bp_real.field = (ret(*) params)p;                                                                  \
     }
     BP_REAL_LIBC(RESOLVE)
+#define RESOLVE_VOID(field, sym, params, args, fallback)                                                          \
+    {                                                                                                          \
+        void *p = next_sym(sym, NULL);                                                                         \
+        if (p)                                                                                                 \
+            bp_real.field = (void(*) params)p;                                                                 \
+    }
+    BP_REAL_LIBC_VOID(RESOLVE_VOID)
     atomic_store_explicit(&bp_real.resolved, 1, memory_order_release);
     resolving = 0;
 }

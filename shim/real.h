@@ -38,6 +38,8 @@ struct bp_real {
                                 const posix_spawnattr_t *, char *const[], char *const[]);
     int (*_Atomic system)(const char *);
     FILE *(*_Atomic popen)(const char *, const char *);
+    void (*_Atomic exit_)(int); /* _exit */
+    void (*_Atomic Exit_)(int); /* _Exit */
     unsigned long (*_Atomic start_new_thread)(void (*)(void *), void *);
     int (*_Atomic start_joinable_thread)(void (*)(void *), void *, void *, void *);
     int (*_Atomic dl_find_object)(void *, void *); /* not hooked: glibc 2.35+, image.c */

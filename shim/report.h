@@ -31,8 +31,9 @@ void bp_note(const char *level, const char *msg) BP_HIDDEN;
  * GIL, as a note), then the notes queued since. */
 void bp_report_opening(uint64_t now) BP_HIDDEN;
 /* In a fork child, at its first thread start: a log of its own if its path
- * names the pid (its start record then comes at the next tick). */
-void bp_report_reopen_in_child(void) BP_HIDDEN;
+ * names the pid (its start record then comes at the next tick). Returns 1
+ * when it opened one. */
+int bp_report_reopen_in_child(void) BP_HIDDEN;
 /* thread_start (f NULL) or thread_exit (f NULL when the thread does not count). */
 void bp_report_thread(const char *event, const struct bp_thread *t, const struct bp_figures *f, uint64_t now) BP_HIDDEN;
 void bp_report_sample(uint64_t now, pid_t tid, const struct bp_sample *s) BP_HIDDEN;
