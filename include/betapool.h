@@ -14,7 +14,8 @@
 extern "C" {
 #endif
 
-/* BETAPOOL_MODE_ENFORCE is the name of mode 2 before 0.2, when it became auto. */
+/* BETAPOOL_MODE_ENFORCE is an older name of mode 2 (auto), kept for programs
+ * written against it. */
 enum betapool_mode {
     BETAPOOL_MODE_OFF = 0,
     BETAPOOL_MODE_OBSERVE = 1,
@@ -63,6 +64,29 @@ struct betapool_metrics {
  * number of bytes written, or -1 when betapool is not active in this process
  * (not CPython, mode off) or out is NULL. */
 int betapool_get_metrics(struct betapool_metrics *out, size_t size);
+
+/* The calling thread's own times since it started, as betapool counts them
+ * (every nanosecond of a thread's life is in exactly one of these). Read at
+ * the start and the end of a task, the differences say how the task's time
+ * went: holding the GIL, waiting for it, idle on a Python lock or queue,
+ * parked at betapool's gate, or blocked outside the GIL (I/O, sleep, native
+ * code that released it). Fields are only ever added at the end. */
+struct betapool_thread_times {
+    uint32_t size;              /* bytes filled in by the library */
+    uint32_t pad;
+    uint64_t now_ns;            /* betapool's clock (CLOCK_MONOTONIC's scale) when read */
+    uint64_t gil_held_ns;
+    uint64_t gil_wait_ns;
+    uint64_t idle_ns;
+    uint64_t parked_ns;
+    uint64_t outside_ns;
+};
+
+/* Fills *out with up to `size` bytes of the calling thread's times. Returns
+ * the number of bytes written, or -1 when betapool is not active, has not
+ * found the GIL, does not follow this thread, or out is NULL. Cheap (no
+ * system call, no lock): it reads the thread's own record. */
+int betapool_thread_times(struct betapool_thread_times *out, size_t size);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *betapool_version(void);

@@ -15,9 +15,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "affinity.h"
+#include "threads.h"
 
 struct bp_affinity bp_aff = {.cpu = -1};
 
@@ -123,6 +125,14 @@ void bp_affinity_unpin(void)
         if (mask_of(t->tid, &now) == 0 && CPU_EQUAL(&now, &bp_aff.pin))
             set_mask(t->tid, &bp_aff.allowed);
     }
+}
+
+int bp_affinity_last_cpu(void)
+{
+    int cpu = CPU_SETSIZE - 1;
+    while (cpu > 0 && !CPU_ISSET(cpu, &bp_aff.allowed))
+        cpu--;
+    return cpu;
 }
 
 /* In the new thread, right after it became live. */

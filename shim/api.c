@@ -1,10 +1,63 @@
-/* The public API (include/betapool.h). */
+/* The public API (include/betapool.h): the version, and the metrics the
+ * monitor publishes at each tick. */
 #include <string.h>
+#include <time.h>
 
 #include "../include/betapool.h"
-#include "bp.h"
+#include "affinity.h"
+#include "api.h"
+#include "clock.h"
+#include "controller.h"
+#include "gate.h"
+#include "gil.h"
+#include "hooks.h"
+#include "options.h"
+#include "real.h"
 
 #define API __attribute__((visibility("default")))
+
+/* ---- the copy the monitor makes at each tick ---- */
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bp_published published = {.pinned_cpu = -1};
+
+void bp_metrics_publish(uint64_t now, const struct bp_tally *tl, const struct bp_run *run,
+                        const struct bp_controller *ctl)
+{
+    bp_real.mutex_lock(&metrics_lock);
+    published.threads = tl->alive;
+    published.gil_waiting = tl->waiting;
+    published.beta = bp_beta(&tl->proc);
+    published.beta_io = bp_beta_io(&tl->proc);
+    published.beta_io_smoothed = ctl->have_smoothed ? ctl->smoothed : published.beta_io;
+    published.gil_wait_share = bp_wait_share(&tl->proc);
+    published.pinned_cpu = atomic_load(&bp_aff.cpu);
+    published.threads_started = run->threads_started;
+    published.threads_exited = run->threads_exited;
+    memcpy(published.decisions, run->decisions, sizeof published.decisions);
+    published.ticks = run->ticks;
+    published.forced = run->forced;
+    published.favoured = run->favoured;
+    published.gil_held_ns = run->held_ns;
+    published.gil_wait_ns = run->wait_ns;
+    published.tick_ns = now;
+    bp_real.mutex_unlock(&metrics_lock);
+}
+
+void bp_metrics_read(struct bp_published *out)
+{
+    bp_real.mutex_lock(&metrics_lock);
+    *out = published;
+    bp_real.mutex_unlock(&metrics_lock);
+}
+
+void bp_metrics_after_fork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&metrics_lock, &fresh, sizeof fresh);
+}
+
+/* ---- the API ---- */
 
 API const char *betapool_version(void)
 {
@@ -54,11 +107,11 @@ API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
         .affinity = (int32_t)bp_opt(OPT_AFFINITY),
         .pins = p.decisions[ACTION_PIN],
         .unpins = p.decisions[ACTION_UNPIN],
-        .gate_shut = atomic_load(&bp_gate.enabled) ? 1 : 0,
+        .gate_shut = atomic_load(&bp_gate.shut) ? 1 : 0,
         .gate = (int32_t)bp_opt(OPT_GATE),
         .priority = (int32_t)bp_opt(OPT_PRIORITY),
-        .gate_shuts = p.decisions[ACTION_SHUT],
-        .gate_opens = p.decisions[ACTION_OPEN],
+        .gate_shuts = p.decisions[ACTION_GATE_SHUT],
+        .gate_opens = p.decisions[ACTION_GATE_OPEN],
         .forced_switches = p.forced,
         .favoured_waits = p.favoured,
         .gil_held_ns = p.gil_held_ns,
@@ -67,4 +120,26 @@ API int betapool_get_metrics(struct betapool_metrics *out, size_t size)
     };
     memcpy(out, &m, m.size);
     return (int)m.size;
+}
+
+API int betapool_thread_times(struct betapool_thread_times *out, size_t size)
+{
+    const struct bp_thread *t = bp_self;
+    if (!out || !t || !atomic_load_explicit(&bp_active, memory_order_relaxed) ||
+        !atomic_load_explicit(&bp_gil.found, memory_order_acquire))
+        return -1;
+    uint64_t now = bp_now_ns();
+    struct bp_times times;
+    bp_thread_read(t, now, &times);
+    struct betapool_thread_times r = {
+        .size = (uint32_t)(size < sizeof r ? size : sizeof r),
+        .now_ns = now,
+        .gil_held_ns = times.acc_ns[PH_HELD],
+        .gil_wait_ns = times.acc_ns[PH_WAIT],
+        .idle_ns = times.acc_ns[PH_IDLE],
+        .parked_ns = times.acc_ns[PH_PARKED],
+        .outside_ns = times.acc_ns[PH_OUTSIDE],
+    };
+    memcpy(out, &r, r.size);
+    return (int)r.size;
 }

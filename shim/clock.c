@@ -1,6 +1,6 @@
 /* betapool's clock: the TSC where the kernel vouches for it, converted to
  * nanoseconds by a scale calibrated against CLOCK_MONOTONIC; CLOCK_MONOTONIC
- * everywhere else. See bp.h for the reader (bp_now_ns) and the latch.
+ * everywhere else. See clock.h for the reader (bp_now_ns) and the latch.
  *
  * Calibration: at start, two (TSC, CLOCK_MONOTONIC) pairs some tens of
  * microseconds apart give the first rate; every interval the shim's thread
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bp.h"
+#include "clock.h"
 
 struct bp_clock bp_clock = {.seq = BP_CLOCK_MONO};
 

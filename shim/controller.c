@@ -30,19 +30,37 @@
  * BP_PIN_BACKOFF intervals. */
 #include <stdio.h>
 
-#include "bp.h"
+#include "controller.h"
+
+#define BP_NAME_ITEM(id, name) name,
+static const char *const action_names[] = {BP_ACTIONS(BP_NAME_ITEM)};
+static const char *const pin_action_names[] = {BP_PIN_ACTIONS(BP_NAME_ITEM)};
+static const char *const signal_names[] = {BP_SIGNALS(BP_NAME_ITEM)};
+static const char *const gate_state_names[] = {BP_GATE_STATES(BP_NAME_ITEM)};
 
 const char *bp_action_name(enum bp_action a)
 {
-    static const char *const names[] = {"hold", "scale_up", "scale_down", "veto",
-                                        "pin",  "unpin",    "gate_shut",  "gate_open"};
-    return a < ACTION_COUNT ? names[a] : "hold";
+    return (unsigned)a < ACTION_COUNT ? action_names[a] : action_names[ACTION_HOLD];
+}
+
+const char *bp_pin_action_name(enum bp_pin_action a)
+{
+    return (unsigned)a < PIN_ACTION_COUNT ? pin_action_names[a] : pin_action_names[PIN_STAY];
 }
 
 const char *bp_signal_name(enum bp_signal s)
 {
-    static const char *const names[] = {"none", "forced_switches", "main_waiting"};
-    return s <= SIGNAL_EXEMPT_WAITING ? names[s] : "none";
+    return (unsigned)s < SIGNAL_COUNT ? signal_names[s] : signal_names[SIGNAL_NONE];
+}
+
+const char *bp_gate_state_name(int shut)
+{
+    return gate_state_names[shut ? GATE_SHUT : GATE_OPEN];
+}
+
+enum bp_action bp_pin_counted(enum bp_pin_action a)
+{
+    return a == PIN_PIN ? ACTION_PIN : a == PIN_UNPIN ? ACTION_UNPIN : ACTION_HOLD;
 }
 
 void bp_controller_init(struct bp_controller *c, const struct bp_controller_params *p)
@@ -105,18 +123,18 @@ static void decide_gate(struct bp_controller *c, const struct bp_interval *in, s
         return;
     }
     if (forced >= BP_FORCED_PER_S && in->demand >= BP_DEMAND_MIN)
-        d->signal = SIGNAL_FORCED;
-    else if (forced >= BP_FORCED_PER_S && in->exempt_waiting >= BP_EXEMPT_WAITING_MIN)
-        d->signal = SIGNAL_EXEMPT_WAITING;
+        d->signal = SIGNAL_FORCED_SWITCHES;
+    else if (forced >= BP_FORCED_PER_S && in->main_waiting >= BP_MAIN_WAITING_MIN)
+        d->signal = SIGNAL_MAIN_WAITING;
 
-    if (d->signal == SIGNAL_FORCED) {
+    if (d->signal == SIGNAL_FORCED_SWITCHES) {
         snprintf(d->gate_reason, sizeof d->gate_reason,
                  "%.0f forced GIL switches/s among workers with %.1f waiting: they compute until made to let go",
                  forced, in->demand);
-    } else if (d->signal == SIGNAL_EXEMPT_WAITING) {
+    } else if (d->signal == SIGNAL_MAIN_WAITING) {
         snprintf(d->gate_reason, sizeof d->gate_reason,
                  "the main thread waited for the GIL %.0f%% of the time behind workers forced off it %.0f times/s",
-                 in->exempt_waiting * 100.0, forced);
+                 in->main_waiting * 100.0, forced);
     } else if (forced < BP_FORCED_PER_S) {
         snprintf(d->gate_reason, sizeof d->gate_reason,
                  "workers give the GIL back on their own (%.0f forced switches/s): parking would only add waits",
@@ -146,7 +164,8 @@ static void decide_pin(struct bp_controller *c, const struct bp_interval *in, st
     }
     d->native = c->native;
     d->waiting = in->waiting;
-    d->pin = ACTION_HOLD;
+    d->pin = PIN_STAY;
+    d->pin_cpu = -1;
     if (!c->params.affinity) {
         snprintf(d->pin_reason, sizeof d->pin_reason, "affinity is off (BETAPOOL_AFFINITY=off)");
         return;
@@ -181,10 +200,11 @@ static void decide_pin(struct bp_controller *c, const struct bp_interval *in, st
     if (in->pinned) {
         if (in->others > BP_OTHERS_MAX)
             c->backoff = BP_PIN_BACKOFF;
-        d->pin = ACTION_UNPIN;
+        d->pin = PIN_UNPIN;
         return;
     }
-    d->pin = ACTION_PIN;
+    d->pin = PIN_PIN;
+    d->pin_cpu = in->least_cpu >= 0 ? in->least_cpu : in->last_cpu; /* the loads unknown: the last CPU */
     snprintf(buf, n, "%.1f threads waiting for the GIL on average, %.0f%% of cpu time outside it: one cpu serves them",
              in->waiting, c->native * 100.0);
 }
@@ -192,7 +212,8 @@ static void decide_pin(struct bp_controller *c, const struct bp_interval *in, st
 struct bp_decision bp_decide(struct bp_controller *c, const struct bp_interval *in)
 {
     const struct bp_controller_params *p = &c->params;
-    struct bp_decision d = {.action = ACTION_HOLD, .k_before = c->k, .demand = in->demand, .shut_before = c->shut};
+    struct bp_decision d = {.action = ACTION_HOLD, .k_before = c->k, .demand = in->demand, .shut_before = c->shut,
+                            .pin = PIN_STAY, .pin_cpu = -1};
     c->smoothed = c->have_smoothed ? p->alpha * in->beta_io + (1.0 - p->alpha) * c->smoothed : in->beta_io;
     c->have_smoothed = 1;
     d.beta_io = c->smoothed;
@@ -201,5 +222,14 @@ struct bp_decision bp_decide(struct bp_controller *c, const struct bp_interval *
     decide_pin(c, in, &d);
     d.k_after = c->k;
     d.shut_after = c->shut;
+    return d;
+}
+
+struct bp_decision bp_stand_down(struct bp_controller *c, int pinned)
+{
+    struct bp_decision d = {.action = ACTION_HOLD, .k_before = c->k, .k_after = c->k, .shut_before = c->shut,
+                            .pin = pinned ? PIN_UNPIN : PIN_STAY, .pin_cpu = -1};
+    c->shut = 0;
+    snprintf(d.reason, sizeof d.reason, "the GIL is no longer followed");
     return d;
 }

@@ -1,5 +1,5 @@
 /* The ratios betapool reports, computed from one set of times. */
-#include "bp.h"
+#include "figures.h"
 
 double bp_beta(const struct bp_figures *f)
 {
@@ -12,7 +12,9 @@ double bp_beta(const struct bp_figures *f)
 
 double bp_beta_io(const struct bp_figures *f)
 {
-    uint64_t off = f->wait_ns + f->parked_ns + f->idle_ns;
+#define BP_OFF_TERM(member) +f->member
+    uint64_t off = 0 BP_BETA_IO_OFF(BP_OFF_TERM);
+#undef BP_OFF_TERM
     if (f->wall_ns <= off)
         return 0.0;
     uint64_t active = f->wall_ns - off;
@@ -28,13 +30,9 @@ double bp_wait_share(const struct bp_figures *f)
 
 void bp_figures_add(struct bp_figures *sum, const struct bp_figures *f)
 {
-    sum->wall_ns += f->wall_ns;
-    sum->cpu_ns += f->cpu_ns;
-    sum->held_ns += f->held_ns;
-    sum->wait_ns += f->wait_ns;
-    sum->idle_ns += f->idle_ns;
-    sum->parked_ns += f->parked_ns;
-    sum->blocked_ns += f->blocked_ns;
+#define BP_ADD(member, key, in_table) sum->member += f->member;
+    BP_FIGURE_FIELDS(BP_ADD)
+#undef BP_ADD
 }
 
 void bp_figures_from(struct bp_figures *f, uint64_t wall_ns, uint64_t cpu_ns,

@@ -1,4 +1,4 @@
-/* The gate: in enforce mode at most K Python worker threads may hold a slot,
+/* The gate: while it is shut at most K Python worker threads may hold a slot,
  * and only a slot holder may take the GIL. The others park here, outside the
  * GIL, on a futex of their own, in arrival order. A released slot is handed
  * straight to the oldest parked thread, so none can jump the queue.
@@ -21,7 +21,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "clock.h"
+#include "gate.h"
+#include "options.h"
+#include "real.h"
+#include "threads.h"
 
 struct bp_gate bp_gate;
 
@@ -55,10 +59,10 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t rel_ns)
     errno = saved;
 }
 
-void bp_gate_configure(int enabled, int k)
+void bp_gate_configure(int shut, int k)
 {
     atomic_store(&bp_gate.k, k);
-    atomic_store(&bp_gate.enabled, enabled);
+    atomic_store(&bp_gate.shut, shut);
 }
 
 /* The queues are doubly linked: an overrun or a boost takes a thread out of
@@ -185,10 +189,14 @@ void bp_gate_release(struct bp_thread *t)
         futex_wake(&next->park_word);
 }
 
-/* At exit: nobody waits any more. */
+void bp_gate_stop(void)
+{
+    atomic_store(&bp_gate.shut, 0);
+}
+
 void bp_gate_open(void)
 {
-    atomic_store(&bp_gate.enabled, 0);
+    atomic_store(&bp_gate.shut, 0);
     lock_q();
     struct bp_thread *t;
     while ((t = pop_waiter()) != NULL) {

@@ -10,15 +10,18 @@
  * drop_gil:  lock(M), signal(C), unlock(M), and after a drop request
  *            lock(SM), maybe wait(SC, SM), unlock(SM).
  * The online rules, per thread: lock(M) while not holding starts a take;
- * lock(SM) during a take completes it; lock(M) by the holder followed by
- * signal(C) is a drop, complete when its unlock(M) returns; lock(SM) after a drop starts the
- * forced-switch wait, ended by unlock(SM); unlock(M) during a take that
+ * lock(SM) during a take completes it; lock(M) by the holder starts a drop,
+ * which let the GIL go if CPython's `locked` flag is clear before its
+ * unlock(M) (3.13 also locks M for pending calls, leaving the flag set),
+ * and is complete when that unlock(M) returns; lock(SM) after a drop starts
+ * the forced-switch wait, ended by unlock(SM); unlock(M) during a take that
  * never reached lock(SM) was not a take.
  *
  * Only one thread holds the GIL at a time, and the accounting keeps it so:
  * the hand-over at either end of a hold is counted as waiting. */
-#include "bp.h"
+#include "gil.h"
 #include "gil_rules.h"
+#include "threads.h"
 
 struct bp_gil bp_gil;
 /* Alone on its cache line: every take writes it. */
@@ -67,7 +70,6 @@ void bp_gil_note_cond_init(void *c)
         return;
     }
     atomic_store_explicit(&bp_gil.mutex, base + BP_GIL_MUTEX_OFFSET, memory_order_relaxed);
-    atomic_store_explicit(&bp_gil.switch_cond, base + BP_GIL_SWITCH_COND_OFFSET, memory_order_relaxed);
     atomic_store_explicit(&bp_gil.switch_mutex, base + BP_GIL_SWITCH_MUTEX_OFFSET, memory_order_relaxed);
     atomic_store_explicit(&bp_gil.layout_checks, 32, memory_order_relaxed);
     atomic_store_explicit(&bp_gil.cond, c, memory_order_release);
@@ -79,7 +81,6 @@ void bp_gil_forget(void)
     atomic_store(&bp_gil.found, 0);
     atomic_store(&bp_gil.cond, NULL);
     atomic_store(&bp_gil.mutex, NULL);
-    atomic_store(&bp_gil.switch_cond, NULL);
     atomic_store(&bp_gil.switch_mutex, NULL);
     atomic_store(&bp_gil.layout_checks, 0);
 }
@@ -110,6 +111,13 @@ void bp_gil_reset(void)
     atomic_store(&bp_gil.layout_failed, 0);
     for (int i = 0; i < RECENT; i++)
         atomic_store(&recent_mutex[i], NULL);
+}
+
+const char *bp_gil_state(void)
+{
+    if (atomic_load(&bp_gil.disabled))
+        return "disabled";
+    return atomic_load(&bp_gil.found) ? "found" : "not_found";
 }
 
 void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void))

@@ -5,7 +5,9 @@
 #ifndef BETAPOOL_GIL_RULES_H
 #define BETAPOOL_GIL_RULES_H
 
-#include "bp.h"
+#include "controller.h"
+#include "gil.h"
+#include "threads.h"
 
 static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *t, enum bp_gil_event ev,
                                                               uint64_t (*now_fn)(void))
@@ -27,7 +29,7 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
             t->hold_ns = now > t->hold_start_ns ? now - t->hold_start_ns : 0;
             t->drop_ns = now;
             uint32_t asked = atomic_load_explicit(&t->asked, memory_order_relaxed);
-            atomic_store_explicit(&t->brief, t->hold_ns < BP_BRIEF_HOLD_NS && asked == t->asked_seen,
+            atomic_store_explicit(&t->brief, bp_policy_brief(t->hold_ns, asked != t->asked_seen),
                                   memory_order_relaxed);
             t->asked_seen = asked;
             atomic_store_explicit(&t->handover_ns, now, memory_order_relaxed);
@@ -37,10 +39,6 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
             return; /* a nested lock */
         t->gil_step = STEP_TAKING;
         bp_phase_set(t, PH_WAIT, now_fn());
-        return;
-    case EV_MUTEX_CONTENDED:
-        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
-            t->gil_step = STEP_TAKING_WAITED;
         return;
     case EV_TIMEDWAIT_COND:
         if (ph == PH_WAIT && t->gil_step == STEP_TAKING)

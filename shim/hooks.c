@@ -1,22 +1,29 @@
-/* The interposers. Each one is thin: it recognises the few objects that
- * matter (the GIL's four, a Python thread's start) by comparing addresses,
- * records a phase change in the calling thread's own record, and calls the
- * real function. No allocation, no loader lock, no logging, no Python. */
+/* The interposers on the GIL's objects. Each one is thin: it recognises the
+ * GIL's four objects by comparing addresses, hands the event to the calling
+ * thread's take/drop rules (gil_rules.h), and calls the real function. No
+ * allocation, no loader lock, no logging, no Python. The other interposers:
+ * hooks_threads.c (thread start, Python-level waits) and hooks_process.c
+ * (exec, spawn). */
 #include <errno.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "clock.h"
+#include "controller.h"
+#include "gate.h"
+#include "gil.h"
 #include "gil_rules.h"
+#include "hooks.h"
+#include "python.h"
+#include "real.h"
+#include "threads.h"
 
 #define HOOK __attribute__((visibility("default")))
 #define CALLER() __builtin_return_address(0)
 
-/* Set by the CPython thread-start hooks for the pthread_create they make. */
-static __thread __attribute__((tls_model("initial-exec"))) uint8_t start_via;
+_Atomic int bp_active;
 
 /* glibc's own aliases, bound directly: used only in the moment while
  * dlsym is being resolved and reaches back into a mutex (an interposed
@@ -32,99 +39,6 @@ static inline int is_gil(const void *obj, _Atomic(void *) *which)
 {
     void *g = atomic_load_explicit(which, memory_order_relaxed);
     return BP_UNLIKELY(obj == g) && g != NULL;
-}
-
-/* ---- thread start and exit ---- */
-
-static void thread_finish(void *arg)
-{
-    struct bp_thread *t = arg;
-    struct timespec cpu;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
-    if (t->has_slot)
-        bp_gate_release(t);
-    bp_thread_end(t, bp_now_ns(), (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
-    bp_self = NULL;
-}
-
-static void *thread_trampoline(void *arg)
-{
-    struct bp_thread *t = arg;
-    void *(*fn)(void *) = t->start_routine;
-    void *fn_arg = t->start_arg;
-    void *ret;
-    bp_self = t;
-    bp_thread_begin(t, bp_now_ns());
-    bp_affinity_thread_start(t);
-    /* Runs on return, pthread_exit (CPython's exit at finalization) and
-     * cancellation alike. */
-    pthread_cleanup_push(thread_finish, t);
-    ret = fn(fn_arg);
-    pthread_cleanup_pop(1);
-    return ret;
-}
-
-HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
-{
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.pthread_create))
-        return EAGAIN;
-    uint8_t via = start_via;
-    start_via = 0;
-    if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
-        return bp_real.pthread_create(th, attr, fn, arg);
-    bp_monitor_after_fork_child();
-    struct bp_thread *t = bp_thread_reserve();
-    if (!t)
-        return bp_real.pthread_create(th, attr, fn, arg);
-    int in_image = bp_in_python((const void *)fn);
-    t->python = via || in_image;
-    t->via = via ? via : (in_image ? VIA_START_ROUTINE : VIA_NONE);
-    t->start_routine = fn;
-    t->start_arg = arg;
-    struct bp_thread *self = bp_self;
-    t->inherit_pin = self && atomic_load_explicit(&self->aff, memory_order_relaxed) == AFF_PINNED;
-    if (t->python)
-        bp_monitor_ensure();
-    int rc = bp_real.pthread_create(th, attr, thread_trampoline, t);
-    if (rc)
-        bp_thread_release(t);
-    return rc;
-}
-
-/* CPython's own entry points, where its build lets calls reach us. They
- * only mark the pthread_create they are about to make. */
-HOOK unsigned long PyThread_start_new_thread(void (*func)(void *), void *arg)
-{
-    bp_real_ensure();
-    if (!bp_real.start_new_thread)
-        return (unsigned long)-1; /* PYTHREAD_INVALID_THREAD_ID */
-    int outer = start_via == 0;
-    if (outer)
-        start_via = VIA_START_NEW_THREAD;
-    unsigned long r = bp_real.start_new_thread(func, arg);
-    if (outer)
-        start_via = 0;
-    return r;
-}
-
-/* Our own definitions' addresses, which a plain reference would not give
- * where the executable defines the same names (it comes first). */
-extern __typeof__(PyThread_start_new_thread) bp_own_start_new_thread
-    __attribute__((alias("PyThread_start_new_thread"), visibility("hidden")));
-
-HOOK int PyThread_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle)
-{
-    bp_real_ensure();
-    if (!bp_real.start_joinable_thread)
-        return -1;
-    int outer = start_via == 0;
-    if (outer)
-        start_via = VIA_START_JOINABLE;
-    int r = bp_real.start_joinable_thread(func, arg, ident, handle);
-    if (outer)
-        start_via = 0;
-    return r;
 }
 
 /* ---- the GIL's objects ---- */
@@ -252,7 +166,7 @@ static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread
 {
     if (BP_LIKELY(m == atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed))) {
         if (atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE) {
-            if (atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed))
+            if (atomic_load_explicit(&bp_gate.shut, memory_order_relaxed))
                 return take_begin_gated(t, m);
             t->after_idle = 0;
             if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
@@ -364,38 +278,36 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
     return atomic_load_explicit(&next_cond_signal, memory_order_relaxed)(c);
 }
 
-/* The GIL priority. take_gil waits on the GIL's cond until a deadline one
- * switch interval away; when it passes with no switch meanwhile, the waiter
- * asks the holder to let go. A favoured waiter gets a deadline
- * bp_priority_ns away instead. Favoured (see below for who): a brief
- * thread, or one kept waiting too long, behind a holder that is not brief. Only
- * while the gate is shut (the controller saw workers computing until made
- * to let go), and one thread at a time: favouring every brief waiter of a
- * pool of hundreds behind a computing main thread made ten thousand
- * wake-ups a second (measured on the seed's pool). Behind a brief holder,
- * which lets go soon anyway, nothing changes; a favoured thread that
- * computes loses its favour at the end of that hold. CPython's deadline is
- * on CLOCK_MONOTONIC (its conds are made so); one that does not look like
- * it is left alone. */
+/* The GIL priority's mechanics (who is favoured: bp_policy_favour).
+ * take_gil waits on the GIL's cond until a deadline one switch interval
+ * away; when it passes with no switch meanwhile, the waiter asks the holder
+ * to let go. A favoured waiter gets a deadline bp_priority_ns away instead,
+ * one thread at a time (favoured_now). CPython's deadline is on
+ * CLOCK_MONOTONIC (its conds are made so); one that does not look like it
+ * is left alone. */
+static enum bp_holder holder_for(const struct bp_thread *t)
+{
+    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+    if (!h)
+        return HOLDER_NONE;
+    if (h == t)
+        return HOLDER_SELF;
+    return atomic_load_explicit(&h->brief, memory_order_relaxed) ? HOLDER_BRIEF : HOLDER_COMPUTING;
+}
+
 static int favour(struct bp_thread *t, const struct timespec *abstime, struct timespec *sooner)
 {
-    if (!atomic_load_explicit(&bp_gate.enabled, memory_order_relaxed) ||
-        atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0)
-        return 0;
-    /* A thread the gate never parks that has waited two switch intervals
-     * already is favoured whatever it is: behind the admitted computing
-     * threads, which re-queue on the cond less often than a waiter whose
-     * timeouts send it to the back, the main thread waited seconds
-     * (measured: a socket client next to 4 CPU threads, 0 round trips in
-     * 4.5 s). Otherwise a brief thread, outside the GIL since its last hold
-     * at least a quarter as long as it held it. */
-    uint64_t asked = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
-    int starving = !bp_gate_applies(t) && bp_now_ns() - asked >= BP_STARVING_NS;
-    if (!starving && (!atomic_load_explicit(&t->brief, memory_order_relaxed) ||
-                      (t->drop_ns && (asked < t->drop_ns || (asked - t->drop_ns) * 4 < t->hold_ns))))
-        return 0;
-    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
-    if (!h || h == t || atomic_load_explicit(&h->brief, memory_order_relaxed))
+    struct bp_waiter w = {
+        .gate_shut = atomic_load_explicit(&bp_gate.shut, memory_order_relaxed),
+        .favoured_now = atomic_load_explicit(&favoured_now, memory_order_relaxed),
+        .parkable = bp_gate_applies(t),
+        .brief = atomic_load_explicit(&t->brief, memory_order_relaxed),
+        .asked_ns = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed),
+        .drop_ns = t->drop_ns,
+        .hold_ns = t->hold_ns,
+        .holder = holder_for(t),
+    };
+    if (!bp_policy_favour(&w, bp_now_ns))
         return 0;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -452,162 +364,5 @@ HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const str
                 atomic_fetch_add_explicit(&h->forced, 1, memory_order_relaxed);
         }
     }
-    return r;
-}
-
-/* ---- Python-level waits: locks, queues, events, conditions ---- */
-
-/* A wait on a semaphore made by CPython while this thread is outside the
- * GIL is a Python thread waiting for work or a lock: idle, not I/O. */
-static inline struct bp_thread *idle_begin(const void *caller)
-{
-    struct bp_thread *t = bp_self;
-    if (!t || !bp_in_python(caller) ||
-        atomic_load_explicit(&t->phase, memory_order_relaxed) != PH_OUTSIDE)
-        return NULL;
-    /* A worker waiting for work must not keep others from the GIL; the
-     * main thread waiting on a lock may be waiting for a parked worker. */
-    if (t->has_slot)
-        bp_gate_release(t);
-    else if (t->via == VIA_MAIN && atomic_load_explicit(&bp_gate.parked, memory_order_relaxed) > 0)
-        bp_gate_boost();
-    bp_phase_set(t, PH_IDLE, bp_now_ns());
-    return t;
-}
-
-static inline void idle_end(struct bp_thread *t)
-{
-    if (t) {
-        bp_phase_set(t, PH_OUTSIDE, bp_now_ns());
-        t->after_idle = 1; /* its next take starts new work */
-    }
-}
-
-HOOK int sem_wait(sem_t *s)
-{
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_wait)) {
-        errno = ENOSYS;
-        return -1;
-    }
-    struct bp_thread *t = idle_begin(CALLER());
-    int r = bp_real.sem_wait(s);
-    idle_end(t);
-    return r;
-}
-
-HOOK int sem_timedwait(sem_t *s, const struct timespec *abstime)
-{
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_timedwait)) {
-        errno = ENOSYS;
-        return -1;
-    }
-    struct bp_thread *t = idle_begin(CALLER());
-    int r = bp_real.sem_timedwait(s, abstime);
-    idle_end(t);
-    return r;
-}
-
-HOOK int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
-{
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_clockwait)) {
-        errno = ENOSYS;
-        return -1;
-    }
-    struct bp_thread *t = idle_begin(CALLER());
-    int r = bp_real.sem_clockwait(s, clock, abstime);
-    idle_end(t);
-    return r;
-}
-
-extern __typeof__(PyThread_start_joinable_thread) bp_own_start_joinable_thread
-    __attribute__((alias("PyThread_start_joinable_thread"), visibility("hidden")));
-
-/* ---- what must not inherit a pinned thread's CPU (affinity.c) ---- */
-
-/* exec keeps the mask: the new program gets the process's mask back first.
- * These run in the child of vfork too, where nothing may be written. */
-HOOK int execve(const char *path, char *const argv[], char *const envp[])
-{
-    bp_real_ensure();
-    bp_affinity_release_self();
-    return bp_real.execve ? bp_real.execve(path, argv, envp) : (errno = ENOSYS, -1);
-}
-
-HOOK int execv(const char *path, char *const argv[])
-{
-    bp_real_ensure();
-    bp_affinity_release_self();
-    return bp_real.execv ? bp_real.execv(path, argv) : (errno = ENOSYS, -1);
-}
-
-HOOK int execvp(const char *file, char *const argv[])
-{
-    bp_real_ensure();
-    bp_affinity_release_self();
-    return bp_real.execvp ? bp_real.execvp(file, argv) : (errno = ENOSYS, -1);
-}
-
-HOOK int execvpe(const char *file, char *const argv[], char *const envp[])
-{
-    bp_real_ensure();
-    bp_affinity_release_self();
-    return bp_real.execvpe ? bp_real.execvpe(file, argv, envp) : (errno = ENOSYS, -1);
-}
-
-/* posix_spawn, system and popen start their child inside libc, out of
- * reach: the calling thread lends it the process's mask for the call. */
-typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-                     char *const[], char *const[]);
-
-static int spawn_unpinned(spawn_fn *fn, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
-                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
-{
-    if (!fn)
-        return ENOSYS;
-    int lent = bp_affinity_release_self();
-    int r = fn(pid, path, actions, attr, argv, envp);
-    if (lent)
-        bp_affinity_retake_self();
-    return r;
-}
-
-HOOK int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
-                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
-{
-    bp_real_ensure();
-    return spawn_unpinned(bp_real.posix_spawn, pid, path, actions, attr, argv, envp);
-}
-
-HOOK int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
-                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
-{
-    bp_real_ensure();
-    return spawn_unpinned(bp_real.posix_spawnp, pid, file, actions, attr, argv, envp);
-}
-
-HOOK int system(const char *command)
-{
-    bp_real_ensure();
-    if (!bp_real.system)
-        return -1;
-    int lent = bp_affinity_release_self();
-    int r = bp_real.system(command);
-    if (lent)
-        bp_affinity_retake_self();
-    return r;
-}
-
-HOOK FILE *popen(const char *command, const char *type)
-{
-    bp_real_ensure();
-    if (!bp_real.popen)
-        return NULL;
-    int lent = bp_affinity_release_self();
-    FILE *r = bp_real.popen(command, type);
-    if (lent)
-        bp_affinity_retake_self();
     return r;
 }

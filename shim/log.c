@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "figures.h"
+#include "log.h"
 
 static void put(struct bp_json *j, const char *s, size_t n)
 {
@@ -164,15 +165,12 @@ int bp_json_end(struct bp_json *j)
 
 void bp_json_figures(struct bp_json *j, const struct bp_figures *f)
 {
-    bp_json_ms(j, "wall_ms", f->wall_ns);
-    bp_json_ms(j, "cpu_ms", f->cpu_ns);
-    bp_json_ms(j, "gil_held_ms", f->held_ns);
-    bp_json_ms(j, "gil_wait_ms", f->wait_ns);
-    bp_json_ms(j, "idle_ms", f->idle_ns);
-    bp_json_ms(j, "blocked_ms", f->blocked_ns);
-    bp_json_ms(j, "parked_ms", f->parked_ns);
-    bp_json_ratio(j, "beta", bp_beta(f));
-    bp_json_ratio(j, "beta_io", bp_beta_io(f));
+#define BP_WRITE_FIGURE(member, key, in_table) bp_json_ms(j, key, f->member);
+#define BP_WRITE_RATIO(key, fn) bp_json_ratio(j, key, fn(f));
+    BP_FIGURE_FIELDS(BP_WRITE_FIGURE)
+    BP_FIGURE_RATIOS(BP_WRITE_RATIO)
+#undef BP_WRITE_FIGURE
+#undef BP_WRITE_RATIO
 }
 
 /* ---- stderr ---- */

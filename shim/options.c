@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bp.h"
+#include "options.h"
 
 static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
 static const char *const auto_choices[] = {"off", "auto", NULL};
@@ -18,7 +18,7 @@ static const char *const clock_choices[] = {"auto", "monotonic", NULL};
 struct bp_option bp_options[OPT_COUNT] = {
     /* auto by default: it acts only where the measurements say acting pays
      * (README, "What betapool does by default"). enforce, the name of the
-     * acting mode before 0.2, means auto. */
+     * acting mode in earlier versions, means auto. */
     [OPT_MODE] = {.name = "mode", .env = "BETAPOOL_MODE", .type = OPT_CHOICE, .def = MODE_AUTO, .choices = mode_choices,
                   .alias = "enforce", .alias_value = MODE_AUTO,
                   .doc = "off: pass every call through; observe: measure and log only; "

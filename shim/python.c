@@ -5,14 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bp.h"
+#include "gil.h"
+#include "hooks.h"
+#include "python.h"
 
 struct bp_python bp_python;
 
-/* Our own hooks (hooks.c), by hidden aliases: a plain reference to the
- * exported name would bind to the executable's definition when it has one. */
-unsigned long bp_own_start_new_thread(void (*func)(void *), void *arg) BP_HIDDEN;
-int bp_own_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle) BP_HIDDEN;
 
 struct find_text {
     uintptr_t addr, lo, hi;

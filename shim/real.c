@@ -6,7 +6,7 @@
  * here store the same pointers. */
 #include <dlfcn.h>
 
-#include "bp.h"
+#include "real.h"
 
 struct bp_real bp_real;
 

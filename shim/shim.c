@@ -8,26 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bp.h"
-
-_Atomic int bp_active;
-uint64_t bp_t0_ns;
-
-const char *bp_via_name(int via)
-{
-    switch (via) {
-    case VIA_MAIN:
-        return "main";
-    case VIA_START_ROUTINE:
-        return "start_routine";
-    case VIA_START_NEW_THREAD:
-        return "PyThread_start_new_thread";
-    case VIA_START_JOINABLE:
-        return "PyThread_start_joinable_thread";
-    default:
-        return "none";
-    }
-}
+#include "affinity.h"
+#include "api.h"
+#include "clock.h"
+#include "gate.h"
+#include "gil.h"
+#include "hooks.h"
+#include "log.h"
+#include "monitor.h"
+#include "options.h"
+#include "python.h"
+#include "real.h"
+#include "report.h"
+#include "threads.h"
 
 static void warn_option(const char *msg)
 {
@@ -48,12 +41,20 @@ static void print_options(void)
     }
 }
 
-void bp_shim_fork_child(void) BP_HIDDEN;
-
+/* In a fork child only the forking thread lives: every module forgets the
+ * parent's other threads, locks and log. */
 static void after_fork_child(void)
 {
-    if (atomic_load(&bp_active))
-        bp_shim_fork_child();
+    if (!atomic_load(&bp_active))
+        return;
+    uint64_t now = bp_now_ns();
+    bp_log_forget();
+    bp_report_after_fork_child(now);
+    bp_metrics_after_fork_child();
+    bp_monitor_after_fork_child();
+    bp_affinity_after_fork_child();
+    bp_gate_after_fork_child();
+    bp_threads_after_fork_child(now);
 }
 
 __attribute__((constructor)) static void bp_init(void)
@@ -107,5 +108,6 @@ __attribute__((constructor)) static void bp_init(void)
 
 __attribute__((destructor)) static void bp_fini(void)
 {
-    bp_monitor_stop_and_finish();
+    if (atomic_load(&bp_active))
+        bp_monitor_stop_and_finish();
 }

@@ -3,15 +3,36 @@
  * reserved by pthread_create, made live by the thread itself, marked exited
  * by the thread's last act, and freed by the monitor once it has logged the
  * exit. */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "threads.h"
 
 struct bp_thread bp_threads[BP_MAX_THREADS];
 _Atomic uint32_t bp_threads_high;
 _Atomic uint64_t bp_threads_untracked;
 __thread __attribute__((tls_model("initial-exec"))) struct bp_thread *bp_self;
+
+const char *bp_via_name(int via)
+{
+    switch (via) {
+    case VIA_MAIN:
+        return "main";
+    case VIA_START_ROUTINE:
+        return "start_routine";
+    case VIA_START_NEW_THREAD:
+        return "PyThread_start_new_thread";
+    case VIA_START_JOINABLE:
+        return "PyThread_start_joinable_thread";
+    default:
+        return "none";
+    }
+}
 
 #define NO_SLOT UINT32_MAX
 /* The free list is short work under a spinlock of our own: pthread mutexes
@@ -55,14 +76,13 @@ struct bp_thread *bp_thread_reserve(void)
     atomic_store_explicit(&t->handover_ns, 0, memory_order_relaxed);
     for (int p = 0; p < PH_COUNT; p++) {
         atomic_store_explicit(&t->acc_ns[p], 0, memory_order_relaxed);
-        t->last_acc_ns[p] = 0;
     }
     atomic_store_explicit(&t->takes, 0, memory_order_relaxed);
     atomic_store_explicit(&t->forced, 0, memory_order_relaxed);
     atomic_store_explicit(&t->favoured, 0, memory_order_relaxed);
     atomic_store_explicit(&t->asked, 0, memory_order_relaxed);
     t->asked_seen = 0;
-    t->gil_step = STEP_NONE;
+    t->gil_step = 0; /* no take or drop under way (gil.h) */
     atomic_store_explicit(&t->brief, 1, memory_order_relaxed); /* until a hold says otherwise */
     t->hold_start_ns = t->hold_ns = t->drop_ns = 0;
     t->has_slot = 0;
@@ -75,8 +95,7 @@ struct bp_thread *bp_thread_reserve(void)
     t->start_routine = NULL;
     t->start_arg = NULL;
     t->start_logged = 0;
-    t->last_ns = t->last_cpu_ns = 0;
-    t->last_forced = t->last_favoured = 0;
+    memset(&t->seen, 0, sizeof t->seen);
     atomic_store_explicit(&t->aff, AFF_UNKNOWN, memory_order_relaxed);
     t->inherit_pin = 0;
     atomic_store_explicit(&t->state, SLOT_RESERVED, memory_order_release);
@@ -97,7 +116,7 @@ void bp_thread_begin(struct bp_thread *t, uint64_t now)
 {
     t->tid = gettid();
     t->start_ns = now;
-    t->last_ns = now;
+    t->seen.ns = now;
     atomic_store_explicit(&t->phase_start_ns, now, memory_order_relaxed);
     atomic_store_explicit(&t->state, SLOT_LIVE, memory_order_release);
 }
@@ -143,8 +162,9 @@ void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *ou
 }
 
 /* In the child of fork() only the forking thread lives on: every other slot
- * is dropped without a log record (they belong to the parent). */
-void bp_threads_after_fork_child(void)
+ * is dropped without a log record (they belong to the parent). The forking
+ * thread's record is kept; its start is this child's. */
+void bp_threads_after_fork_child(uint64_t now)
 {
     uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_relaxed);
     free_head = NO_SLOT;
@@ -159,4 +179,66 @@ void bp_threads_after_fork_child(void)
         t->next_free = free_head;
         free_head = i;
     }
+    struct bp_thread *t = bp_self;
+    if (t) {
+        uint32_t ph = atomic_load(&t->phase);
+        t->start_logged = 0;
+        t->start_ns = now;
+        memset(&t->seen, 0, sizeof t->seen); /* the child's thread is a new task */
+        t->seen.ns = now;
+        for (int p = 0; p < PH_COUNT; p++)
+            atomic_store(&t->acc_ns[p], 0);
+        atomic_store(&t->forced, 0);
+        atomic_store(&t->favoured, 0);
+        atomic_store(&t->phase, ph);
+        atomic_store(&t->phase_start_ns, now);
+    }
+}
+
+uint64_t bp_thread_cpu_ns(pid_t tid)
+{
+    /* The kernel's CPU clock of a thread by its id: a dead thread gives an
+     * error, never a crash (pthread_getcpuclockid on a freed handle could). */
+    clockid_t id = (clockid_t)((~(unsigned)tid) << 3) | 6;
+    struct timespec ts;
+    if (clock_gettime(id, &ts))
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One field of a /proc stat file, counted after the ')' that ends the
+ * command name. */
+static int read_stat_field(const char *path, int field, char *out, size_t n)
+{
+    char buf[1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0)
+        return -1;
+    buf[len] = 0;
+    char *p = strrchr(buf, ')');
+    for (int f = 2; p && f < field; f++)
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return -1;
+    snprintf(out, n, "%.*s", (int)strcspn(p + 1, " "), p + 1);
+    return 0;
+}
+
+int bp_threads_alone(void)
+{
+    char v[32], path[64];
+    if (read_stat_field("/proc/self/stat", 20, v, sizeof v))
+        return 0;
+    int threads = atoi(v);
+    if (threads == 1)
+        return 1;
+    if (threads != 2 || gettid() == getpid())
+        return 0;
+    /* A leader that ended with pthread_exit stays counted as a zombie. */
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)getpid());
+    return read_stat_field(path, 3, v, sizeof v) == 0 && v[0] == 'Z';
 }

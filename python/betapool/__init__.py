@@ -10,15 +10,55 @@ From a program that runs under betapool (`betapool run app.py`):
 
 Nothing here loads the library: metrics() only asks the process whether it
 was started with libbetapool.so preloaded. Standard library only.
+
+The BetaPool seed's API is here too, a superset of it (docs/seed-api.md):
+
+    from betapool import AdaptiveThreadPoolExecutor
+    with AdaptiveThreadPoolExecutor(min_workers=4, max_workers=64) as ex:
+        results = list(ex.map(task, args))
+        print(ex.get_metrics()["avg_blocking_ratio"])
 """
 import ctypes
 import os
 
 __version__ = "0.1.0"
-__all__ = ["metrics", "active", "library_path", "__version__"]
+__all__ = ["metrics", "active", "library_path", "__version__",
+           "AdaptiveThreadPoolExecutor", "StaticThreadPoolExecutor", "ControllerConfig",
+           "ControllerState", "TaskMetrics", "MetricsCollector", "AggregatedMetrics",
+           "WorkloadGenerator", "PoissonArrivalGenerator", "BurstArrivalGenerator"]
+
+# The seed's API, loaded on first use (PEP 562) so that `import betapool`,
+# and so every `betapool` command, stays cheap: name -> its module.
+_SEED_API = {
+    "AdaptiveThreadPoolExecutor": "executor", "StaticThreadPoolExecutor": "executor",
+    "ControllerConfig": "executor", "ControllerState": "executor",
+    "TaskMetrics": "metrics", "MetricsCollector": "metrics", "AggregatedMetrics": "metrics",
+    "WorkloadGenerator": "workloads", "PoissonArrivalGenerator": "workloads",
+    "BurstArrivalGenerator": "workloads",
+}
+
+
+def __getattr__(name):
+    module = _SEED_API.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SEED_API))
+
 
 LIB_NAME = "libbetapool.so"
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+# _schema.py (the log's vocabulary) is written by meson at build time: beside
+# this file when installed; in a source checkout, in build/python/betapool.
+if not os.path.isfile(os.path.join(_HERE, "_schema.py")):
+    __path__.append(os.path.join(_HERE, "..", "..", "build", "python", "betapool"))
 
 
 def library_path():
@@ -136,6 +176,11 @@ def metrics():
     return out
 
 
+# betapool.metrics is also the seed's module: importing it makes the
+# package's attribute the module, which answers calls with this function.
+_shim_metrics = metrics
+
+
 def _version():
     try:
         fn = ctypes.CDLL(None).betapool_version
@@ -150,4 +195,4 @@ def _version():
 def active():
     """True when this process runs under betapool (libbetapool.so preloaded,
     a CPython it understands, mode not off)."""
-    return metrics() is not None
+    return _shim_metrics() is not None

@@ -11,14 +11,20 @@ import re
 import statistics
 import sys
 
+try:
+    from . import _schema
+except ImportError as e:  # a source checkout never built
+    raise ImportError("betapool/_schema.py is written by the build (meson compile -C build); "
+                      "a source checkout looks for it in build/python/betapool") from e
+
 KNOWN_SCHEMAS = (1, 2)
 DEFAULT_DANGER = 0.3     # the library's default GIL danger zone for beta_io
 
 # The log's field names and vocabulary, the only list of them in this
-# package: the per-thread figures of `sample` and `thread_exit` records
-# (milliseconds), in the order the reports show them.
-FIGURES = ("wall_ms", "cpu_ms", "gil_held_ms", "gil_wait_ms", "idle_ms",
-           "blocked_ms", "parked_ms")
+# package; the figures and the decisions' names come from the shim's own
+# lists (_schema.py, written at build time): the per-thread figures of
+# `sample` and `thread_exit` records (milliseconds), in the log's order.
+FIGURES = _schema.FIGURE_FIELDS
 # The parts a thread's wall time splits into, in drawing order.
 SPLIT = ("gil_held_ms", "gil_wait_ms", "idle_ms", "blocked_ms", "parked_ms")
 # Keys of `process` records summarised over time, with their kind.
@@ -27,10 +33,9 @@ PROCESS_KEYS = (("threads", "count"), ("k", "count"), ("parked", "count"),
                 ("beta", "ratio"), ("beta_io", "ratio"))
 # Counts per interval (schema 2) that the summary also adds up over the run.
 PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"))
-# What decisions are counted as, in this order: K's actions, then the CPU's
-# (`pin`) and the gate's changes.
-ACTIONS = ("scale_up", "scale_down", "veto", "hold", "pin", "unpin", "gate shut",
-           "gate opened")
+# What decisions are counted as, in this order, named as the exit record's
+# "decisions": K's actions, then the CPU's (`pin`) and the gate's changes.
+ACTIONS = _schema.ACTIONS
 
 
 class LogError(Exception):
@@ -53,16 +58,11 @@ def clean(text):
 
 
 def betas(fig):
-    """beta and beta_io from summed figures, as docs/log-format.md defines them."""
+    """beta and beta_io from summed figures, as the shim computes them."""
     if fig.get("wall_ms") is None:
         return None, None
-    wall = fig["wall_ms"]
-    cpu = fig.get("cpu_ms")
-    beta = None if cpu is None else (1.0 - cpu / wall if wall > 0 else 0.0)
-    active = (wall - (fig.get("gil_wait_ms") or 0.0) - (fig.get("parked_ms") or 0.0)
-              - (fig.get("idle_ms") or 0.0))
-    beta_io = (active - (fig.get("gil_held_ms") or 0.0)) / active if active > 0 else 0.0
-    return beta, beta_io
+    beta = None if fig.get("cpu_ms") is None else _schema.beta(fig)
+    return beta, _schema.beta_io(fig)
 
 
 class Run:
@@ -185,7 +185,7 @@ class Run:
 
     def pinned_spans(self):
         """[(t_from, t_to, cpu)]: when the Python threads shared one CPU,
-        from the process records' cpu (GIL affinity, enforce mode)."""
+        from the process records' cpu (GIL affinity, mode auto)."""
         spans, cur = [], None
         for p in self.processes:
             t, cpu = num(p.get("t")), num(p.get("cpu"))
@@ -260,7 +260,7 @@ class Run:
                 counts[pin] = counts.get(pin, 0) + 1
             gate, was = d.get("gate"), d.get("gate_was")
             if isinstance(gate, str) and isinstance(was, str) and gate != was:
-                key = "gate " + ("shut" if gate == "shut" else "opened")
+                key = "gate_shut" if gate == "shut" else "gate_open"
                 counts[key] = counts.get(key, 0) + 1
         order = [a for a in ACTIONS if a in counts] + sorted(a for a in counts if a not in ACTIONS)
         return {a: counts[a] for a in order}

@@ -9,7 +9,7 @@ import sys
 
 from .reader import PROCESS_COUNTS, PROCESS_KEYS, clean, num
 
-JSON_FORMAT = 1          # version of the reports' own --json output
+JSON_FORMAT = 2          # version of the reports' own --json output
 
 
 def fmt(value, kind="ms"):

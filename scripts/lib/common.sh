@@ -5,6 +5,9 @@ BETAPOOL_PACKAGES="meson ninja-build pkg-config gcc clang libcriterion-dev pytho
 # (clang 14's -fsanitize=fuzzer links libclang_rt.fuzzer-x86_64.a from here;
 # it is only a Recommends of clang-14). GCC's ASan/UBSan runtimes come with gcc.
 BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES libclang-rt-14-dev"
+# scripts/wheel and test_pip: meson-python builds the wheel, wheel retags it,
+# venv (with ensurepip) installs it.
+BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES python3-mesonpy python3-wheel python3-venv"
 # Debian unstable's python3.14 and python3.15 in build/pythons
 # (scripts/lib/pythons.py): apt-get download, dpkg-deb -x, then patchelf.
 BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES patchelf"

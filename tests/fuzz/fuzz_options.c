@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bp.h"
+#include "options.h"
 
 #define MAX_LINES 16
 #define PREFIX "BETAPOOL_"

@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bp.h"
+#include "clock.h"
+#include "gil.h"
+#include "threads.h"
 
 #define SPAWNERS 3
 #define IN_FLIGHT 6   /* threads a spawner keeps running at once */
@@ -126,7 +128,7 @@ static int sample(void)
         uint64_t sum = 0;
         for (int p = 0; p < PH_COUNT; p++) {
             if (p != (int)tm.phase && p != (int)last_phase[i])
-                CHECK(tm.acc_ns[p] >= t->last_acc_ns[p]); /* no torn read */
+                CHECK(tm.acc_ns[p] >= t->seen.acc_ns[p]); /* no torn read */
             sum += tm.acc_ns[p];
         }
         if (st == SLOT_EXITED) {
@@ -139,9 +141,9 @@ static int sample(void)
             bp_thread_release(t);
             continue;
         }
-        memcpy(t->last_acc_ns, tm.acc_ns, sizeof tm.acc_ns);
+        memcpy(t->seen.acc_ns, tm.acc_ns, sizeof tm.acc_ns);
         last_phase[i] = tm.phase;
-        t->last_ns = end;
+        t->seen.ns = end;
     }
     return in_use;
 }

@@ -87,7 +87,7 @@ def absent_reason(label):
 
 
 # Variables every shim run of a test module gets unless it sets its own
-# (test_robust runs everything in enforce mode, which is not the default).
+# (test_robust runs everything in mode auto with every option of it on).
 DEFAULT_ENV = {}
 
 

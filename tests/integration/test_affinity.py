@@ -16,7 +16,7 @@ import resource
 import time
 import unittest
 
-from test_enforce import EnforceCase, brief, note, of, wl
+from test_auto import AutoCase, brief, note, of, wl
 
 
 def busy_ticks():
@@ -40,7 +40,7 @@ def cpus(mask_text):
     return out
 
 
-class TestAffinity(EnforceCase):
+class TestAffinity(AutoCase):
 
     @classmethod
     def setUpClass(cls):

@@ -46,11 +46,11 @@ CTYPES = {"uint32_t": "c_uint32", "int32_t": "c_int32", "uint64_t": "c_uint64",
           "double": "c_double"}
 
 
-def header_fields():
-    """[(name, C type)] of struct betapool_metrics, in order."""
+def header_fields(struct="betapool_metrics"):
+    """[(name, C type)] of a struct of the header, in order."""
     with open(HEADER) as f:
         text = f.read()
-    body = re.search(r"struct betapool_metrics \{(.*?)\};", text, re.S).group(1)
+    body = re.search(r"struct " + struct + r" \{(.*?)\};", text, re.S).group(1)
     body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
     out = []
     for decl in body.split(";"):
@@ -60,6 +60,28 @@ def header_fields():
         ctype, names = decl.split(None, 1)
         out += [(n.strip(), ctype) for n in names.split(",")]
     return out
+
+
+# A worker computes, then sleeps; its own times, read by
+# betapool._threadtimes at the start, between and at the end.
+THREAD_TIMES = """
+import json, threading, time
+from betapool import _threadtimes
+out = {}
+def work():
+    a = _threadtimes.read()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+    b = _threadtimes.read()
+    time.sleep(0.3)
+    c = _threadtimes.read()
+    out["reads"] = [a, b, c]
+t = threading.Thread(target=work)
+t.start(); t.join()
+out["main"] = _threadtimes.read()
+print(json.dumps(out))
+"""
 
 
 class ApiTest(common.ShimTestCase):
@@ -134,6 +156,48 @@ class ApiTest(common.ShimTestCase):
         want = [(name, getattr(ctypes, CTYPES[ctype])) for name, ctype in header_fields()]
         # ctypes.c_uint32 is c_uint here, and so on: the same type objects
         self.assertEqual(list(betapool._FIELDS), want)
+
+    def test_thread_times(self):
+        fields = ("now", "held", "wait", "idle", "parked", "outside")
+        for label, py in self.each_python():
+            with self.subTest(python=label):
+                cp = common.run([py, "-c", THREAD_TIMES], {"PYTHONPATH": PACKAGE_PARENT})
+                self.assertEqual(cp.returncode, 0, cp.stderr)
+                out = json.loads(cp.stdout)
+                a, b, c = (dict(zip(fields, r)) for r in out["reads"])
+                self.assertIsNotNone(out["main"])
+                for x, y in ((a, b), (b, c)):
+                    for k in fields:
+                        self.assertGreaterEqual(y[k], x[k], k)      # counters never go back
+                computing = {k: b[k] - a[k] for k in fields}
+                sleeping = {k: c[k] - b[k] for k in fields}
+                self.assertGreaterEqual(computing["now"], 0.29)
+                # every nanosecond in one phase
+                self.assertAlmostEqual(sum(computing[k] for k in fields[1:]), computing["now"],
+                                       delta=0.01)
+                self.assertGreaterEqual(computing["held"] + computing["wait"], 0.25, computing)
+                self.assertLess(computing["outside"], 0.05, computing)
+                self.assertGreaterEqual(sleeping["outside"], 0.25, sleeping)
+                self.assertLess(sleeping["held"], 0.05, sleeping)
+        for env, why in ((common.shim_env(preload=False), "no shim"),
+                         (common.shim_env({"BETAPOOL_MODE": "off"}), "mode off")):
+            with self.subTest(case=why):
+                cp = subprocess.run([sys.executable, "-c", THREAD_TIMES], capture_output=True,
+                                    text=True, timeout=60, env=dict(env, PYTHONPATH=PACKAGE_PARENT))
+                self.assertEqual(cp.returncode, 0, cp.stderr)
+                out = json.loads(cp.stdout)
+                self.assertEqual(out, {"reads": [None, None, None], "main": None})
+
+    def test_thread_times_structure_matches_header(self):
+        sys.path.insert(0, PACKAGE_PARENT)
+        try:
+            from betapool import _threadtimes
+        finally:
+            sys.path.remove(PACKAGE_PARENT)
+        import ctypes
+        want = [(name, getattr(ctypes, CTYPES[ctype]))
+                for name, ctype in header_fields("betapool_thread_times")]
+        self.assertEqual(list(_threadtimes.ThreadTimes._fields_), want)
 
     def test_version_is_the_projects(self):
         sys.path.insert(0, PACKAGE_PARENT)

@@ -125,7 +125,7 @@ class BrowserTest(common.ShimTestCase):
 
     def test_report_renders(self):
         log = os.path.join(self.dir, "run.jsonl")
-        cp = subprocess.run([sys.executable, BETAPOOL, "run", "--mode", "enforce", "--lib",
+        cp = subprocess.run([sys.executable, BETAPOOL, "run", "--mode", "auto", "--lib",
                              common.LIB, "--log", log, "--", sys.executable, "-c", WORK],
                             env=common.shim_env(preload=False), capture_output=True, text=True,
                             timeout=120)

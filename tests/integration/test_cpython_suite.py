@@ -1,7 +1,7 @@
-"""CPython's own threading regression tests under enforce mode: on every
+"""CPython's own threading regression tests in mode auto: on every
 Python of common.pythons() that has its test package, `python -m test -j2
 --timeout 600` runs MODULES with LD_PRELOAD=libbetapool.so and
-BETAPOOL_MODE=enforce in its environment (regrtest's worker processes, and
+BETAPOOL_MODE=auto in its environment (regrtest's worker processes, and
 the processes the tests start, inherit both). A pass is exit status 0 and
 regrtest's final "Result: SUCCESS" ("Tests result: SUCCESS" on 3.10).
 
@@ -13,7 +13,7 @@ fails, with the output and the cases only the shim run failed.
 
 Every process writes a log (BETAPOOL_LOG=.../run-%p.jsonl) so that the test
 can tell the shim really was enforcing in the test processes (a start record
-with mode enforce and the GIL found) and report what the gate did.
+with mode auto and the GIL found) and report what the gate did.
 
 This takes minutes (test_concurrent_futures dominates): set
 BETAPOOL_TEST_CPYTHON=0 to skip it locally; unset or 1 runs it (CI)."""
@@ -157,7 +157,7 @@ class TestCPythonSuite(common.ShimTestCase):
     @classmethod
     def setUpClass(cls):
         if not enabled():
-            raise unittest.SkipTest(f"{SWITCH}=0: CPython's threading tests under enforce not run")
+            raise unittest.SkipTest(f"{SWITCH}=0: CPython's threading tests under auto not run")
         super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="betapool-cpython-")
 
@@ -191,7 +191,7 @@ class TestCPythonSuite(common.ShimTestCase):
             return None, (out or "") + f"\n[betapool test: killed after {RUN_TIMEOUT} s]", time.monotonic() - t0
         return p.returncode, out, time.monotonic() - t0
 
-    def test_threading_suites_under_enforce(self):
+    def test_threading_suites_under_auto(self):
         for label, py in self.each_python():
             tdir = test_dir(py)
             if not tdir or not os.path.isdir(os.path.join(tdir, "libregrtest")) or \
@@ -212,7 +212,7 @@ class TestCPythonSuite(common.ShimTestCase):
             shutil.rmtree(logdir, ignore_errors=True)
             print(f"\n  cpython suite {label}: {' '.join(present)}: exit {rc}, result {result} "
                   f"({totals_of(out)}), {took:.0f} s; logs {logs}", file=sys.stderr, end="")
-            with self.subTest(python=label, check="the shim enforced in the test processes"):
+            with self.subTest(python=label, check="the shim acted in the test processes"):
                 self.assertGreater(logs["enforcing"], 0, f"{label}: no process logged mode auto: {logs}")
                 self.assertEqual(logs["gil_found"], logs["enforcing"],
                                  f"{label}: the GIL was not found in some process: {logs}")
@@ -238,19 +238,19 @@ class TestCPythonSuite(common.ShimTestCase):
         cases = failed_cases(out, m) | failed_cases(out1, m)
         cases0 = failed_cases(out0, m)
         kind, kind0 = kinds(out, m), kinds(out0, m)
-        print(f"\n  cpython suite {label}: {m} failed under enforce {sorted(kind)} {sorted(cases)} "
+        print(f"\n  cpython suite {label}: {m} failed under auto {sorted(kind)} {sorted(cases)} "
               f"(alone again: exit {rc1}, {result_of(out1)}); without the shim: exit {rc0}, "
               f"{result_of(out0)}, {sorted(kind0)} {sorted(cases0)}", file=sys.stderr, end="")
         if not passed(rc0, out0) and cases <= cases0 and kind <= kind0:
             self.skipTest(f"{m} fails on {label} without betapool too, the same way "
                           f"({sorted(kind0)}: {sorted(cases0)}); without the shim its end: "
                           f"{out0[-400:]!r}")
-        self.fail(f"{label}: {m} failed under enforce (exit {rc}, result {result_of(out)!r}, "
+        self.fail(f"{label}: {m} failed under auto (exit {rc}, result {result_of(out)!r}, "
                   f"{sorted(kind)}); without the shim: exit {rc0}, result {result_of(out0)!r}, "
-                  f"{sorted(kind0)} {sorted(cases0)}; failing only under enforce: "
-                  f"{sorted(cases - cases0)}; alone under enforce again: exit {rc1}, result "
+                  f"{sorted(kind0)} {sorted(cases0)}; failing only under auto: "
+                  f"{sorted(cases - cases0)}; alone under auto again: exit {rc1}, result "
                   f"{result_of(out1)!r}, {sorted(failed_cases(out1, m))}.\n"
-                  f"{module_excerpt(out, m)}\n--- alone under enforce (-W), end:\n{out1[-3000:]}")
+                  f"{module_excerpt(out, m)}\n--- alone under auto (-W), end:\n{out1[-3000:]}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """scripts/demo, README's first command, must keep working: run it in its
 quick mode and check that it measured something real (every case has a
 stock and a betapool run, the shim mapped only in the latter, figures that
-parse and make sense) and that betapool-log read the log it wrote."""
+parse and make sense) and that betapool's reports read the log it wrote."""
 import json
 import os
 import re
@@ -60,7 +60,7 @@ class DemoTest(ShimTestCase):
         self.assertGreater(sock["rt_per_s"], 0)
         self.assertGreater(sock["cpu_msteps_per_s"], 0)
 
-        # What the log says: betapool-log read the default run's log.
+        # What the log says: betapool's reports read the default run's log.
         self.assertEqual(res["log_tool"], {"summary": 0, "decisions": 0, "plot": 0})
         self.assertEqual(len(res["logs"]), 3)      # one per case: the default run logs
         with open(res["logs"][0]) as f:

@@ -29,7 +29,7 @@ def thread_figures(wall, cpu, held, wait, idle, parked=0.0):
             "beta_io": round((active - held) / active, 4) if active else 0.0}
 
 
-def start(pid=4242, mode="enforce", schema=1, t=0.0, **options):
+def start(pid=4242, mode="auto", schema=1, t=0.0, **options):
     opts = {"mode": mode, "log": "run.jsonl", "interval_ms": 100,
             "min_workers": 1, "max_workers": 64}
     opts.update(options)
@@ -39,8 +39,8 @@ def start(pid=4242, mode="enforce", schema=1, t=0.0, **options):
             "mode": mode, "options": opts}
 
 
-def enforce_run(pid=4242):
-    """A realistic enforce run: main thread plus two workers, one of which
+def auto_run(pid=4242):
+    """A realistic auto run: main thread plus two workers, one of which
     exits early; five intervals; K moves 4 -> 6 -> 4 with a veto between."""
     recs = [start(pid)]
     recs.append({"event": "thread_start", "t": 0.0, "tid": pid, "python": True, "via": "main"})
@@ -152,12 +152,12 @@ class LogToolTest(unittest.TestCase):
         self.assertTrue(os.access(TOOL, os.X_OK))
 
     def test_summary_table(self):
-        log = self.write("run.jsonl", lines(enforce_run()))
+        log = self.write("run.jsonl", lines(auto_run()))
         cp = self.ok("summary", log)
         self.assertEqual(cp.stderr, "")
         out = cp.stdout
         self.assertIn("pid 4242, python 3.11.7", out)
-        self.assertIn("mode enforce", out)
+        self.assertIn("mode auto", out)
         rows = {ln.split()[0]: ln.split() for ln in out.splitlines() if ln.strip()}
         # thread_exit of the early worker, then the two alive at exit
         self.assertEqual(rows["4244"][1:], ["start_joinable_thread", "280.0", "100.0",
@@ -180,7 +180,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("GIL found at offset 8", out)
 
     def test_summary_json(self):
-        log = self.write("run.jsonl", lines(enforce_run()))
+        log = self.write("run.jsonl", lines(auto_run()))
         data = json.loads(self.ok("summary", log, "--json").stdout)
         self.assertEqual(list(data)[0], "format")
         (run,) = data["runs"]
@@ -204,7 +204,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIsNone(data["runs"][0]["process"]["k"])
 
     def test_appended_runs(self):
-        log = self.write("run.jsonl", lines(enforce_run(100)) + lines(observe_run(200)))
+        log = self.write("run.jsonl", lines(auto_run(100)) + lines(observe_run(200)))
         out = self.ok("summary", log).stdout
         self.assertIn("run 1 of 2: pid 100", out)
         self.assertIn("run 2 of 2: pid 200", out)
@@ -215,7 +215,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("no run 3", cp.stderr)
 
     def test_old_name_is_an_alias(self):
-        log = self.write("run.jsonl", lines(enforce_run()))
+        log = self.write("run.jsonl", lines(auto_run()))
         env = dict(os.environ, PYTHONIOENCODING="utf-8")
         for args in (["summary", log], ["decisions", log], ["summary", log, "--json"]):
             old = subprocess.run([sys.executable, ALIAS] + args, capture_output=True,
@@ -230,7 +230,7 @@ class LogToolTest(unittest.TestCase):
     def test_schema_2_fields_shown(self):
         """Schema 2 adds gate, forced and favoured to process records and the
         gate and pin with their reasons to decisions: shown when present."""
-        recs = enforce_run()
+        recs = auto_run()
         recs[0]["schema"] = 2
         recs[0]["clock"] = "monotonic"
         procs = [r for r in recs if r["event"] == "process"]
@@ -257,7 +257,7 @@ class LogToolTest(unittest.TestCase):
         self.assertEqual(run["gate"], {"open": 2, "shut": 3, "shut_s": 0.3})
         self.assertEqual(run["counts"], {"forced": 10, "favoured": 20})
         self.assertEqual(run["decisions"], {"scale_up": 1, "scale_down": 2, "veto": 1, "pin": 1,
-                                            "unpin": 1, "gate shut": 1, "gate opened": 1})
+                                            "unpin": 1, "gate_shut": 1, "gate_open": 1})
         self.assertEqual(run["decision_records"], 4)
         self.assertIn("decisions (4)", cp.stdout)
         out = self.ok("decisions", log).stdout.splitlines()
@@ -268,12 +268,12 @@ class LogToolTest(unittest.TestCase):
         self.assertTrue(out[3].endswith("no demand; gate shut"), out[3])
         self.assertTrue(out[4].endswith("; gate shut\u2192open: calm; unpin: native code"), out[4])
         # a schema 1 log has none of it
-        plain = self.write("plain.jsonl", lines(enforce_run()))
+        plain = self.write("plain.jsonl", lines(auto_run()))
         self.assertNotIn("gate", self.ok("summary", plain).stdout)
         self.assertNotIn("gate", self.ok("decisions", plain).stdout)
 
     def test_unknown_keys_and_events_ignored(self):
-        recs = enforce_run()
+        recs = auto_run()
         recs[1]["later_key"] = {"x": 1}
         recs.insert(3, {"event": "from_the_future", "t": 0.02, "what": 1})
         log = self.write("run.jsonl", lines(recs))
@@ -284,7 +284,7 @@ class LogToolTest(unittest.TestCase):
     # -- damaged logs ------------------------------------------------------
 
     def test_truncated_log(self):
-        recs = enforce_run()
+        recs = auto_run()
         cut = next(i for i, r in enumerate(recs) if r["event"] == "thread_exit")
         text = lines(recs[:cut]) + json.dumps(recs[cut])[:25]    # killed mid-write
         log = self.write("run.jsonl", text)
@@ -308,7 +308,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("k", self.series(root))
 
     def test_corrupt_middle_line(self):
-        recs = enforce_run()
+        recs = auto_run()
         text = lines(recs).splitlines(keepends=True)
         text[6] = "\x00garbage{not json\n"
         log = self.write("run.jsonl", "".join(text))
@@ -321,7 +321,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("decisions (4)", cp.stdout)
 
     def test_several_damaged_lines_one_warning(self):
-        text = lines(enforce_run()).splitlines(keepends=True)
+        text = lines(auto_run()).splitlines(keepends=True)
         text[4] = "[1, 2]\n"
         text[9] = "{\"t\": 1}\n"
         log = self.write("run.jsonl", "".join(text) + "{\"event\": \"sam")
@@ -330,7 +330,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("lines 5, 10, " + str(len(text) + 1), cp.stderr)
 
     def test_newer_schema_refused(self):
-        log = self.write("run.jsonl", lines([start(schema=3)] + enforce_run()[1:]))
+        log = self.write("run.jsonl", lines([start(schema=3)] + auto_run()[1:]))
         for cmd in (["summary", log], ["decisions", log],
                     ["plot", log, "-o", os.path.join(self.dir, "x.svg")]):
             cp = self.tool(*cmd)
@@ -342,7 +342,7 @@ class LogToolTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x.svg")))
 
     def test_no_start_record(self):
-        log = self.write("run.jsonl", lines(enforce_run()[1:]))
+        log = self.write("run.jsonl", lines(auto_run()[1:]))
         cp = self.tool("summary", log)
         self.assertEqual(cp.returncode, 2)
         self.assertIn("no start record", cp.stderr)
@@ -369,7 +369,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("invalid choice: 'frobnicate'", cp.stderr)
 
     def test_records_before_start_ignored(self):
-        log = self.write("run.jsonl", lines(enforce_run()[2:4] + enforce_run()))
+        log = self.write("run.jsonl", lines(auto_run()[2:4] + auto_run()))
         cp = self.ok("summary", log)
         self.assertIn("lines 1, 2", cp.stderr)
         self.assertIn("decisions (4)", cp.stdout)
@@ -377,7 +377,7 @@ class LogToolTest(unittest.TestCase):
     # -- decisions ---------------------------------------------------------
 
     def test_decisions_timeline(self):
-        log = self.write("run.jsonl", lines(enforce_run()))
+        log = self.write("run.jsonl", lines(auto_run()))
         out = self.ok("decisions", log).stdout.splitlines()
         self.assertEqual(len(out), 5)
         self.assertIn("4 decisions", out[0])
@@ -394,13 +394,13 @@ class LogToolTest(unittest.TestCase):
         """decisions --json: every decision record as logged, per run, the
         same ones the text lists; --run picks one; NaN in a damaged log
         becomes null so that the output stays JSON."""
-        recs = enforce_run() + enforce_run(pid=7000)
+        recs = auto_run() + auto_run(pid=7000)
         recs[-3]["reason"] = "from the second run"
         log = self.write("run.jsonl", lines(recs).replace('"demand": 5', '"demand": NaN', 1))
         cp = self.ok("decisions", log, "--json")
         self.assertEqual(cp.stderr, "")
         data = json.loads(cp.stdout)
-        self.assertEqual(data["format"], 1)
+        self.assertEqual(data["format"], 2)
         self.assertEqual([(r["run"], r["of"], r["pid"]) for r in data["runs"]],
                          [(1, 2, 4242), (2, 2, 7000)])
         first = data["runs"][0]["decisions"]
@@ -430,7 +430,7 @@ class LogToolTest(unittest.TestCase):
     # -- plot --------------------------------------------------------------
 
     def test_plot_svg(self):
-        log = self.write("run.jsonl", lines(enforce_run()))
+        log = self.write("run.jsonl", lines(auto_run()))
         _, root = self.svg(log)
         self.assertEqual(root.tag, SVG + "svg")
         self.assertEqual(self.series(root), {"threads", "k", "parked", "demand",
@@ -440,7 +440,7 @@ class LogToolTest(unittest.TestCase):
         text = " ".join("".join(el.itertext()) for el in root.iter(SVG + "text"))
         self.assertIn("python 3.11.7", text)
         self.assertIn("pid 4242", text)
-        self.assertIn("mode enforce", text)
+        self.assertIn("mode auto", text)
         self.assertIn("time since start (s)", text)
         self.assertIn("danger zone 0.3", text)
         self.assertNotIn("no data", text)
@@ -450,7 +450,7 @@ class LogToolTest(unittest.TestCase):
         self.assertTrue(danger.get("stroke-dasharray"))
 
     def test_pinned_spans_in_summary_and_plot(self):
-        recs = enforce_run()
+        recs = auto_run()
         procs = [r for r in recs if r["event"] == "process"]
         for i, r in enumerate(procs):  # on cpu 1 from the second record to the fourth
             r["cpu"] = 1 if i in (1, 2) else -1
@@ -470,7 +470,7 @@ class LogToolTest(unittest.TestCase):
         text = " ".join("".join(el.itertext()) for el in root.iter(SVG + "text"))
         self.assertIn("on one CPU (1)", text)
         # A run that never pinned draws no span.
-        _, root = self.svg(self.write("plain.jsonl", lines(enforce_run())))
+        _, root = self.svg(self.write("plain.jsonl", lines(auto_run())))
         self.assertEqual([el for el in root.iter(SVG + "rect") if el.get("class") == "pinned"], [])
 
     def test_plot_observe_says_no_data(self):
@@ -484,7 +484,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("mode observe", text)
 
     def test_plot_danger_from_options(self):
-        recs = enforce_run()
+        recs = auto_run()
         recs[0]["options"]["gil_danger"] = 0.5
         log = self.write("run.jsonl", lines(recs))
         _, root = self.svg(log)
@@ -492,7 +492,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("danger zone 0.5", text)
 
     def test_plot_html_and_strange_text(self):
-        recs = enforce_run()
+        recs = auto_run()
         recs[0]["python"] = "3.11.7 <&> \"x\" \u0001"
         log = self.write("run.jsonl", lines(recs))
         out = os.path.join(self.dir, "run.html")
@@ -506,7 +506,7 @@ class LogToolTest(unittest.TestCase):
         self.assertIn("<&>", root.find(SVG + "title").text)
 
     def test_plot_second_run_and_bad_output(self):
-        log = self.write("run.jsonl", lines(observe_run(1)) + lines(enforce_run(2)))
+        log = self.write("run.jsonl", lines(observe_run(1)) + lines(auto_run(2)))
         cp, root = self.svg(log, "two.svg", "--run", "2")
         self.assertIn("k", self.series(root))
         cp = self.tool("plot", log, "-o", os.path.join(self.dir, "x.png"))

@@ -352,6 +352,33 @@ class TestObserve(ObserveCase):
                 root = ET.parse(svg).getroot()
                 self.assertTrue(root.tag.endswith("svg"), root.tag)
 
+    # 12 -------------------------------------------------------------------
+    def test_schema_module_names_what_the_log_writes(self):
+        """betapool/_schema.py, generated at build time from the shim's own
+        lists, names the figures a real log carries, in the log's order, and
+        computes beta and beta_io as the shim does."""
+        sys.path.insert(0, os.path.join(ROOT, "python"))
+        try:
+            from betapool import _schema
+        finally:
+            sys.path.remove(os.path.join(ROOT, "python"))
+        for label, py in self.each_python():
+            with self.subTest(python=label):
+                cp, out, recs, log = self.cpu_run(label, py, 8)
+                for r in recs:
+                    if r["event"] not in ("sample", "thread_exit") or "wall_ms" not in r:
+                        continue
+                    keys = tuple(k for k in r if k in FIGS or k in ("beta", "beta_io"))
+                    self.assertEqual(keys, _schema.FIGURE_FIELDS + _schema.FIGURE_RATIOS, r)
+                    self.assertEqual(_schema.SCHEMA, recs[0]["schema"])
+                    # The log's milliseconds are rounded to 1 us and its
+                    # ratios to 4 decimals: up to 4 rounded terms per ratio.
+                    active = r["wall_ms"] - sum(r[k] for k in _schema.BETA_IO_OFF)
+                    self.assertAlmostEqual(_schema.beta(r), r["beta"], msg=r,
+                                           delta=1e-4 + 0.002 / max(r["wall_ms"], 1e-3))
+                    self.assertAlmostEqual(_schema.beta_io(r), r["beta_io"], msg=r,
+                                           delta=1e-4 + 0.003 / max(active, 1e-3))
+
 
 class TestNonPython(ShimTestCase):
     """7: a process that is not CPython prints what it prints without the

@@ -2,7 +2,13 @@
 fresh venv builds the shim and installs the library, the `betapool` command
 and the `betapool` package; with the copy deleted, `betapool run`,
 `summary`, `trace`, `top`, `python -m betapool` and `import betapool` work
-from the venv alone. One build (about 30 s here), shared by the tests."""
+from the venv alone. One build (about 30 s here), shared by the tests.
+
+OneWheelTest: scripts/wheel builds one wheel, tagged py3-none-PLATFORM, and
+that same file installs with pip into a fresh venv of every Python present
+(Debian's 3.11, pyenv's 3.10-3.13, Debian's 3.14 and 3.15 when fetched),
+where `python -m betapool run` finds the GIL."""
+import hashlib
 import json
 import os
 import shutil
@@ -12,6 +18,8 @@ import tempfile
 import unittest
 
 import common
+
+SCRIPTS = os.path.join(common.ROOT, "scripts")
 
 PROGRAM = """
 import json, threading, time, betapool
@@ -146,6 +154,107 @@ class PipTest(unittest.TestCase):
         self.assertEqual(lib, os.path.join(self.site(), "betapool", "libbetapool.so"))
         with open(os.path.join(common.ROOT, "python", "betapool", "__init__.py")) as f:
             self.assertIn(f'__version__ = "{version}"', f.read())
+
+
+# Under `python -m betapool run`: what the venv's betapool sees.
+WHEEL_PROGRAM = """
+import json, sys, threading, time, betapool
+def work():
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+ts = [threading.Thread(target=work) for _ in range(3)]
+for t in ts: t.start()
+for t in ts: t.join()
+m = betapool.metrics()
+print(json.dumps({"file": betapool.__file__, "gil_found": m and m["gil_found"],
+                  "version": "%d.%d" % sys.version_info[:2]}))
+"""
+
+
+class OneWheelTest(unittest.TestCase):
+    """One wheel file, built once, for every CPython."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="betapool-wheel-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+        if not (shutil.which("readelf") and shutil.which("nm")):
+            raise unittest.SkipTest("binutils (readelf, nm) is not installed")
+        cp = subprocess.run([sys.executable, os.path.join(SCRIPTS, "wheel"), "-o",
+                             os.path.join(cls.dir, "dist")], capture_output=True, text=True,
+                            timeout=900, env=PipTest.clean_env())
+        if cp.returncode != 0 and "are missing" in cp.stderr:
+            raise unittest.SkipTest(cp.stderr.strip().splitlines()[-1])
+        cls.build = cp
+        cls.wheel = cp.stdout.strip().splitlines()[-1] if cp.returncode == 0 else None
+
+    def setUp(self):
+        self.assertEqual(self.build.returncode, 0, self.build.stdout[-2000:] + self.build.stderr[-3000:])
+
+    def run_ok(self, argv, timeout=300):
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                            env=PipTest.clean_env(), cwd=self.dir)
+        self.assertEqual(cp.returncode, 0, f"{argv}: " + cp.stdout[-2000:] + cp.stderr[-2000:])
+        return cp
+
+    def test_one_file_for_every_python(self):
+        name = os.path.basename(self.wheel)
+        # name-version-python-abi-platform.whl: any Python 3, no ABI.
+        _, _, py_tag, abi, platform = name[:-len(".whl")].split("-")
+        self.assertEqual((py_tag, abi), ("py3", "none"), name)
+        self.assertRegex(platform, r"^(manylinux_2_\d+|linux)_x86_64$", name)
+        self.assertEqual(os.listdir(os.path.dirname(self.wheel)), [name])
+        with open(self.wheel, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+
+        present = [(label, py) for label, py in common.pythons() if py]
+        installed = []
+        borrowed_pip = None      # a venv's pip, for a Python without ensurepip
+        for label, py in common.pythons():
+            with self.subTest(python=label):
+                if py is None:
+                    self.skipTest(f"{label} is not installed on this machine")
+                venv = os.path.join(self.dir, "venv-" + label)
+                own_pip = subprocess.run([py, "-c", "import ensurepip"], capture_output=True,
+                                         timeout=60).returncode == 0
+                if own_pip:
+                    self.run_ok([py, "-m", "venv", venv])
+                    pip = [os.path.join(venv, "bin", "python"), "-m", "pip"]
+                    borrowed_pip = pip      # the newest Python's, of those listed so far
+                python = os.path.join(venv, "bin", "python")
+                install = ["install", "--no-index", "--no-deps", "--no-cache-dir",
+                           "--disable-pip-version-check"]
+                if not own_pip:
+                    # Debian keeps ensurepip in pythonX.Y-venv: another
+                    # venv's pip installs into this venv's site-packages,
+                    # checking the wheel's tags and Requires-Python against
+                    # this Python's version (an older pip may not run on a
+                    # newer Python, so it does not run under this one).
+                    if borrowed_pip is None:
+                        self.skipTest(f"{label} has no ensurepip and no other venv's pip was made yet")
+                    self.run_ok([py, "-m", "venv", "--without-pip", venv])
+                    site = self.run_ok([python, "-c", "import sysconfig, sys; print(sysconfig."
+                                        "get_paths()['purelib']); print('%d.%d' % sys.version_info"
+                                        "[:2])"]).stdout.split()
+                    pip = borrowed_pip
+                    install += ["--target", site[0], "--python-version", site[1],
+                                "--only-binary=:all:"]
+                self.run_ok(pip + install + [self.wheel])
+                log = os.path.join(self.dir, label + ".jsonl")
+                cp = self.run_ok([python, "-m", "betapool", "run", "--log", log, "--",
+                                  python, "-c", WHEEL_PROGRAM], timeout=120)
+                out = json.loads(cp.stdout.strip().splitlines()[-1])
+                self.assertTrue(out["file"].startswith(venv + os.sep), out["file"])
+                self.assertIs(out["gil_found"], True, out)
+                recs = common.read_log(log)
+                self.assertEqual(recs[0]["event"], "start", recs[0])
+                self.assertEqual(recs[0]["gil"], "found", recs[0])
+                self.assertTrue(recs[0]["python"].startswith(out["version"] + "."), recs[0])
+                installed.append(label)
+        with open(self.wheel, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+        self.assertEqual(installed, [label for label, _ in present])
 
 
 if __name__ == "__main__":

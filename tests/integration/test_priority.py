@@ -13,12 +13,12 @@ import json
 import os
 import sys
 
-from test_enforce import EnforceCase, brief, of, wl
+from test_auto import AutoCase, brief, of, wl
 
 CPU_THREADS, SECONDS = 4, 2.0
 
 
-class TestPriority(EnforceCase):
+class TestPriority(AutoCase):
 
     def test_socket_client_next_to_cpu_threads(self):
         args = [wl("priority_client.py"), str(CPU_THREADS), str(SECONDS)]

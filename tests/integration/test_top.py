@@ -64,7 +64,7 @@ class TopTest(common.ShimTestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def program(self, seconds, mode="enforce"):
+    def program(self, seconds, mode="auto"):
         return subprocess.Popen([sys.executable, BETAPOOL, "run", "--mode", mode, "--interval",
                                  "100", "--lib", common.LIB, "--log", self.log, "--",
                                  sys.executable, "-c", PROGRAM, str(seconds)],

@@ -15,7 +15,7 @@ BETAPOOL = os.path.join(common.ROOT, "scripts", "betapool")
 
 # Eight threads that sleep for a while, then compute: waiting and blocked
 # time first, then holding and waiting for the GIL; K, parking and vetoes in
-# enforce mode.
+# mode auto.
 PHASES = """
 import threading, time
 def work():
@@ -119,7 +119,7 @@ class TraceTest(common.ShimTestCase):
         cls.dir = tempfile.mkdtemp(prefix="betapool-trace-")
         cls.log = os.path.join(cls.dir, "run.jsonl")
         env = common.shim_env(preload=False)
-        cp = subprocess.run([sys.executable, BETAPOOL, "run", "--mode", "enforce", "--interval",
+        cp = subprocess.run([sys.executable, BETAPOOL, "run", "--mode", "auto", "--interval",
                              "50", "--lib", common.LIB, "--log", cls.log, "--", sys.executable,
                              "-c", PHASES], env=env, capture_output=True, text=True, timeout=120)
         assert cp.returncode == 0, cp.stderr

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import unittest
 
-from common import LIB, ROOT, shim_env
+from common import BUILD, LIB, ROOT, shim_env
 
 WRAPPER = os.path.join(ROOT, "scripts", "betapool")
 PACKAGE = os.path.join(ROOT, "python", "betapool")
@@ -65,12 +65,12 @@ class WrapperTest(unittest.TestCase):
         self.assertTrue(os.access(WRAPPER, os.X_OK))
 
     def test_every_option_sets_its_variable(self):
-        child = self.child_env(["--lib", self.lib, "--mode", "enforce", "--log", "run-%p.jsonl",
+        child = self.child_env(["--lib", self.lib, "--mode", "auto", "--log", "run-%p.jsonl",
                                 "--interval", "50", "--min", "2", "--max", "8", "--affinity",
                                 "off", "--gate", "off", "--priority", "auto", "--stats",
                                 "--verbose"])
         self.assertEqual(self.betapool_vars(child), {
-            "BETAPOOL_MODE": "enforce", "BETAPOOL_LOG": "run-%p.jsonl",
+            "BETAPOOL_MODE": "auto", "BETAPOOL_LOG": "run-%p.jsonl",
             "BETAPOOL_INTERVAL_MS": "50", "BETAPOOL_MIN_WORKERS": "2",
             "BETAPOOL_MAX_WORKERS": "8", "BETAPOOL_AFFINITY": "off", "BETAPOOL_GATE": "off",
             "BETAPOOL_PRIORITY": "auto", "BETAPOOL_STATS": "1",
@@ -93,7 +93,7 @@ class WrapperTest(unittest.TestCase):
 
     def test_old_form_without_run(self):
         """scripts/betapool OPTIONS -- PROGRAM, as before the sub-commands."""
-        options = ["--lib", self.lib, "--mode", "enforce", "--interval", "50"]
+        options = ["--lib", self.lib, "--mode", "auto", "--interval", "50"]
         self.assertEqual(self.child_env(options, command=()), self.child_env(options))
         cp = self.wrapper(["--lib", self.lib, sys.executable, "-c", DUMP_ARGV, "x"], command=())
         self.assertEqual(cp.returncode, 0, cp.stderr)
@@ -150,8 +150,8 @@ class WrapperTest(unittest.TestCase):
 
     def test_inherited_variables_kept_unless_given(self):
         env = {"BETAPOOL_MODE": "off", "BETAPOOL_LOG": "a.jsonl"}
-        child = self.child_env(["--lib", self.lib, "--mode", "enforce"], env)
-        self.assertEqual(child["BETAPOOL_MODE"], "enforce")
+        child = self.child_env(["--lib", self.lib, "--mode", "auto"], env)
+        self.assertEqual(child["BETAPOOL_MODE"], "auto")
         self.assertEqual(child["BETAPOOL_LOG"], "a.jsonl")
 
     def test_program_options_are_the_programs(self):
@@ -244,10 +244,15 @@ class WrapperTest(unittest.TestCase):
     def package_copy(self, name, layout, where="libbetapool.so"):
         """A copy of the betapool package in self.dir/name: laid out as in a
         checkout (python/betapool, the library in build/shim), or installed
-        (site/betapool with a _where.py as meson writes it)."""
+        (site/betapool with a _where.py as meson writes it). Either has the
+        _schema.py the build writes: in build/python/betapool of a checkout,
+        beside the package installed."""
         tree = os.path.join(self.dir, name)
         dest = os.path.join(tree, "python" if layout == "checkout" else "site", "betapool")
-        shutil.copytree(PACKAGE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.in"))
+        shutil.copytree(PACKAGE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.in", "meson.build"))
+        schema_dir = os.path.join(tree, "build", "python", "betapool") if layout == "checkout" else dest
+        os.makedirs(schema_dir, exist_ok=True)
+        shutil.copy(os.path.join(BUILD, "python", "betapool", "_schema.py"), schema_dir)
         if layout == "installed":
             with open(os.path.join(dest, "_where.py"), "w") as f:
                 f.write(f"LIBRARY = {where!r}\n")

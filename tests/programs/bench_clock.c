@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bp.h"
+#include "clock.h"
 
 #define READS 1000000
 #define ROUNDS 11

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bp.h"
+#include "clock.h"
 
 #define GHZ_2_5_MULT ((uint64_t)((1ull << 32) / 2.5)) /* 0.4 ns per tick */
 

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "bp.h"
+#include "controller.h"
 
 #define MS 1000000ull
 
@@ -160,7 +160,7 @@ static struct bp_decision gate_step(double demand, uint64_t forced, double main_
     in.beta_io = 0.05;
     in.demand = demand;
     in.forced = forced;
-    in.exempt_waiting = main_wait;
+    in.main_waiting = main_wait;
     return bp_decide(&ctl, &in);
 }
 
@@ -177,7 +177,7 @@ Test(gate, forced_switches_with_waiting_workers_shut_it_at_once)
     struct bp_decision d = gate_step(63, 20, 0);
     cr_expect_eq(d.shut_before, 0);
     cr_expect_eq(d.shut_after, 1);
-    cr_expect_eq(d.signal, SIGNAL_FORCED);
+    cr_expect_eq(d.signal, SIGNAL_FORCED_SWITCHES);
     cr_expect_float_eq(d.forced_per_s, 200.0, 1e-9);
     cr_expect(strstr(d.gate_reason, "forced") != NULL, "%s", d.gate_reason);
 }
@@ -188,7 +188,7 @@ Test(gate, the_main_thread_kept_waiting_shuts_it)
     /* Two computing workers (nobody parked), the main thread waiting 30%. */
     struct bp_decision d = gate_step(0.3, 20, 0.3);
     cr_expect_eq(d.shut_after, 1);
-    cr_expect_eq(d.signal, SIGNAL_EXEMPT_WAITING);
+    cr_expect_eq(d.signal, SIGNAL_MAIN_WAITING);
     cr_expect(strstr(d.gate_reason, "main thread") != NULL, "%s", d.gate_reason);
 }
 
@@ -252,7 +252,7 @@ Test(gate, off_never_shuts)
 
 /* One interval of 100 ms in which Python threads used `cpu` ms of CPU, `held`
  * of them holding the GIL, with `waiting` threads waiting for it on average. */
-static enum bp_action aff(int pinned, uint64_t cpu, uint64_t held, double waiting, double others)
+static enum bp_pin_action aff(int pinned, uint64_t cpu, uint64_t held, double waiting, double others)
 {
     struct bp_interval in = {.span_ns = 100 * MS, .cpu_ns = cpu * MS, .held_ns = held * MS, .waiting = waiting,
                              .pinned = pinned, .others = others};
@@ -262,48 +262,48 @@ static enum bp_action aff(int pinned, uint64_t cpu, uint64_t held, double waitin
 Test(affinity, pins_a_gil_bound_pool_on_the_first_interval)
 {
     start(2, 8, 3, 0.2);
-    cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_PIN);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.0), PIN_PIN);
     /* Pinned and still GIL-bound: it stays. */
     for (int i = 0; i < 10; i++)
-        cr_expect_eq(aff(1, 100, 90, 40, 0.0), ACTION_HOLD);
+        cr_expect_eq(aff(1, 100, 90, 40, 0.0), PIN_STAY);
 }
 
 Test(affinity, never_pins_native_code_that_runs_outside_the_gil)
 {
     start(2, 8, 3, 0.2);
     for (int i = 0; i < 20; i++) /* hashlib: 180 ms of CPU, 20 under the GIL */
-        cr_expect_eq(aff(0, 180, 20, 6, 0.0), ACTION_HOLD);
+        cr_expect_eq(aff(0, 180, 20, 6, 0.0), PIN_STAY);
 }
 
 Test(affinity, sleeps_and_io_do_not_argue_against_a_pin)
 {
     start(2, 8, 1, 0.2);
     /* The seed's tasks: most wall time asleep, the CPU time under the GIL. */
-    cr_expect_eq(aff(0, 100, 83, 200, 0.0), ACTION_PIN);
+    cr_expect_eq(aff(0, 100, 83, 200, 0.0), PIN_PIN);
 }
 
 Test(affinity, unpins_after_hysteresis_when_nobody_waits_or_native_code_grows)
 {
     start(2, 8, 2, 1.0);
-    cr_expect_eq(aff(1, 100, 90, 0.3, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(1, 100, 90, 0.3, 0.0), ACTION_UNPIN);
+    cr_expect_eq(aff(1, 100, 90, 0.3, 0.0), PIN_STAY);
+    cr_expect_eq(aff(1, 100, 90, 0.3, 0.0), PIN_UNPIN);
     start(2, 8, 2, 1.0);
-    cr_expect_eq(aff(1, 100, 90, 8, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(1, 100, 20, 8, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(1, 100, 20, 8, 0.0), ACTION_UNPIN);
+    cr_expect_eq(aff(1, 100, 90, 8, 0.0), PIN_STAY);
+    cr_expect_eq(aff(1, 100, 20, 8, 0.0), PIN_STAY);
+    cr_expect_eq(aff(1, 100, 20, 8, 0.0), PIN_UNPIN);
 }
 
 Test(affinity, a_contested_cpu_is_left_and_not_retaken_at_once)
 {
     start(2, 8, 1, 0.2);
-    cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_PIN);
-    cr_expect_eq(aff(1, 40, 36, 40, 0.7), ACTION_UNPIN);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.0), PIN_PIN);
+    cr_expect_eq(aff(1, 40, 36, 40, 0.7), PIN_UNPIN);
     for (int i = 0; i < BP_PIN_BACKOFF; i++)
-        cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_HOLD);
-    cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_PIN);
+        cr_expect_eq(aff(0, 100, 90, 40, 0.0), PIN_STAY);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.0), PIN_PIN);
     /* Every CPU busy with others: no pin. */
     start(2, 8, 1, 0.2);
-    cr_expect_eq(aff(0, 100, 90, 40, 0.8), ACTION_HOLD);
+    cr_expect_eq(aff(0, 100, 90, 40, 0.8), PIN_STAY);
 }
 
 Test(affinity, an_idle_interval_does_not_move_the_native_share)
@@ -319,7 +319,7 @@ Test(affinity, off_never_pins)
 {
     start_with(2, 8, 1, 0.2, 1, 0);
     for (int i = 0; i < 5; i++)
-        cr_expect_eq(aff(0, 100, 90, 40, 0.0), ACTION_HOLD);
+        cr_expect_eq(aff(0, 100, 90, 40, 0.0), PIN_STAY);
 }
 
 /* ---- one decision carries all three ---- */
@@ -335,15 +335,150 @@ Test(decision, a_cpu_pool_gets_k_down_the_gate_shut_and_a_pin_in_one_interval)
     cr_expect_eq(d.k_before, 8);
     cr_expect_eq(d.k_after, 4);
     cr_expect_eq(d.shut_after, 1);
-    cr_expect_eq(d.pin, ACTION_PIN);
+    cr_expect_eq(d.pin, PIN_PIN);
     cr_expect(d.reason[0] && d.gate_reason[0] && d.pin_reason[0], "every decision has its reason");
 }
 
 Test(decision, action_names_cover_every_action)
 {
-    cr_expect_str_eq(bp_action_name(ACTION_SHUT), "gate_shut");
-    cr_expect_str_eq(bp_action_name(ACTION_OPEN), "gate_open");
+    cr_expect_str_eq(bp_action_name(ACTION_GATE_SHUT), "gate_shut");
+    cr_expect_str_eq(bp_action_name(ACTION_GATE_OPEN), "gate_open");
     cr_expect_str_eq(bp_action_name(ACTION_COUNT), "hold");
-    cr_expect_str_eq(bp_signal_name(SIGNAL_FORCED), "forced_switches");
-    cr_expect_str_eq(bp_signal_name(SIGNAL_EXEMPT_WAITING), "main_waiting");
+    cr_expect_str_eq(bp_signal_name(SIGNAL_FORCED_SWITCHES), "forced_switches");
+    cr_expect_str_eq(bp_signal_name(SIGNAL_MAIN_WAITING), "main_waiting");
+}
+
+/* ---- where a pin goes, and standing down ---- */
+
+Test(affinity, a_pin_goes_to_the_least_busy_cpu_else_the_last_one)
+{
+    start(2, 8, 3, 0.2);
+    struct bp_interval in = {.span_ns = 100 * MS, .cpu_ns = 100 * MS, .held_ns = 90 * MS, .waiting = 40,
+                             .least_cpu = 3, .last_cpu = 7};
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.pin, PIN_PIN);
+    cr_expect_eq(d.pin_cpu, 3);
+    start(2, 8, 3, 0.2);
+    in.least_cpu = -1; /* the loads unknown */
+    d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.pin, PIN_PIN);
+    cr_expect_eq(d.pin_cpu, 7);
+    /* No pin, no CPU. */
+    start(2, 8, 3, 0.2);
+    in.waiting = 0.1;
+    d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.pin, PIN_STAY);
+    cr_expect_eq(d.pin_cpu, -1);
+}
+
+Test(decision, standing_down_opens_the_gate_and_ends_a_pin)
+{
+    start(2, 8, 3, 0.2);
+    gate_step(5, 5, 0.0);
+    cr_assert_eq(ctl.shut, 1);
+    struct bp_decision d = bp_stand_down(&ctl, 1);
+    cr_expect_eq(d.shut_before, 1);
+    cr_expect_eq(d.shut_after, 0);
+    cr_expect_eq(ctl.shut, 0);
+    cr_expect_eq(d.pin, PIN_UNPIN);
+    cr_expect_eq(d.k_after, d.k_before);
+    d = bp_stand_down(&ctl, 0);
+    cr_expect_eq(d.shut_before, 0);
+    cr_expect_eq(d.pin, PIN_STAY);
+}
+
+Test(decision, pin_and_gate_names_are_the_logs)
+{
+    cr_expect_str_eq(bp_pin_action_name(PIN_STAY), "stay");
+    cr_expect_str_eq(bp_pin_action_name(PIN_PIN), "pin");
+    cr_expect_str_eq(bp_pin_action_name(PIN_UNPIN), "unpin");
+    cr_expect_str_eq(bp_gate_state_name(0), "open");
+    cr_expect_str_eq(bp_gate_state_name(1), "shut");
+    cr_expect_eq(bp_pin_counted(PIN_STAY), ACTION_HOLD);
+    cr_expect_eq(bp_pin_counted(PIN_PIN), ACTION_PIN);
+    cr_expect_eq(bp_pin_counted(PIN_UNPIN), ACTION_UNPIN);
+}
+
+/* ---- the per-event policies the hooks consult ---- */
+
+Test(policy, a_hold_is_brief_when_short_and_not_cut_short)
+{
+    cr_expect(bp_policy_brief(BP_BRIEF_HOLD_NS - 1, 0));
+    cr_expect(!bp_policy_brief(BP_BRIEF_HOLD_NS, 0));
+    cr_expect(!bp_policy_brief(10, 1), "a waiter asked it to let go: computing");
+}
+
+Test(policy, only_computing_workers_after_their_first_take_are_parkable)
+{
+    cr_expect(bp_policy_parkable(0, 1, 0, 1));
+    cr_expect(!bp_policy_parkable(1, 1, 0, 1), "brief");
+    cr_expect(!bp_policy_parkable(0, 0, 0, 1), "not CPython's");
+    cr_expect(!bp_policy_parkable(0, 1, 1, 1), "the main thread");
+    cr_expect(!bp_policy_parkable(0, 1, 0, 0), "its first take");
+}
+
+static uint64_t fake_now;
+static uint64_t read_fake_now(void)
+{
+    return fake_now;
+}
+
+/* A brief worker that asked at 100 ms, its last hold 0.4 ms ending at 98 ms,
+ * behind a computing holder, with the gate shut. */
+static struct bp_waiter waiter(void)
+{
+    fake_now = 101 * MS;
+    return (struct bp_waiter){.gate_shut = 1, .parkable = 0, .brief = 1, .asked_ns = 100 * MS,
+                              .drop_ns = 98 * MS, .hold_ns = MS / 2 - MS / 10, .holder = HOLDER_COMPUTING};
+}
+
+Test(policy, a_brief_waiter_behind_a_computing_holder_is_favoured)
+{
+    struct bp_waiter w = waiter();
+    cr_expect(bp_policy_favour(&w, read_fake_now));
+}
+
+Test(policy, favour_needs_the_gate_shut_and_nobody_favoured_already)
+{
+    struct bp_waiter w = waiter();
+    w.gate_shut = 0;
+    cr_expect(!bp_policy_favour(&w, read_fake_now));
+    w = waiter();
+    w.favoured_now = 1;
+    cr_expect(!bp_policy_favour(&w, read_fake_now));
+}
+
+Test(policy, favour_only_behind_a_computing_holder)
+{
+    enum bp_holder others[] = {HOLDER_NONE, HOLDER_SELF, HOLDER_BRIEF};
+    for (unsigned i = 0; i < sizeof others / sizeof others[0]; i++) {
+        struct bp_waiter w = waiter();
+        w.holder = others[i];
+        cr_expect(!bp_policy_favour(&w, read_fake_now), "holder %u", i);
+    }
+}
+
+Test(policy, a_brief_thread_must_be_out_a_quarter_of_its_hold)
+{
+    struct bp_waiter w = waiter();
+    w.hold_ns = 9 * MS; /* out 2 ms after a 9 ms hold: less than a quarter */
+    cr_expect(!bp_policy_favour(&w, read_fake_now));
+    w.hold_ns = 8 * MS; /* exactly a quarter */
+    cr_expect(bp_policy_favour(&w, read_fake_now));
+    w = waiter();
+    w.brief = 0;
+    cr_expect(!bp_policy_favour(&w, read_fake_now), "a computing, parkable-or-not thread not yet starving");
+}
+
+Test(policy, a_starving_exempt_thread_is_favoured_whatever_it_is)
+{
+    struct bp_waiter w = waiter();
+    w.brief = 0;
+    fake_now = w.asked_ns + BP_STARVING_NS;
+    cr_expect(bp_policy_favour(&w, read_fake_now));
+    w.parkable = 1; /* a worker the gate may park never starves into favour */
+    cr_expect(!bp_policy_favour(&w, read_fake_now));
+    w.parkable = 0;
+    fake_now = w.asked_ns + BP_STARVING_NS - 1;
+    cr_expect(!bp_policy_favour(&w, read_fake_now));
 }

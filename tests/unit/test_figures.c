@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 
-#include "bp.h"
+#include "figures.h"
+#include "threads.h"
 
 #define MS 1000000ull
 

@@ -3,7 +3,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "bp.h"
+#include "gil.h"
+#include "threads.h"
 
 static uint64_t fake_now;
 static int clock_reads;
@@ -157,7 +158,6 @@ Test(gil, finds_the_gil_from_its_init_pattern)
     bp_gil_note_cond_init(c);
     cr_expect_eq(atomic_load(&bp_gil.found), 1);
     cr_expect_eq(atomic_load(&bp_gil.mutex), (void *)(c + 48));
-    cr_expect_eq(atomic_load(&bp_gil.switch_cond), (void *)(c + 88));
     cr_expect_eq(atomic_load(&bp_gil.switch_mutex), (void *)(c + 136));
     /* Re-created in place: still the same GIL, not a foreign one. */
     bp_gil_note_cond_init(c);
@@ -208,9 +208,7 @@ Test(gil, the_hand_over_at_a_drop_is_gil_wait)
 Test(gil, a_take_that_waited_for_the_mutex_holds_from_when_it_got_it)
 {
     struct bp_thread *t = fresh();
-    fake_now = 2000;
-    bp_gil_event(t, EV_LOCK_MUTEX, now_fn);
-    bp_gil_event(t, EV_MUTEX_CONTENDED, now_fn);
+    bp_gil_take(t, TAKE_CONTENDED, 2000); /* lock(M) found M busy */
     fake_now = 2600;
     bp_gil_event(t, EV_LOCK_SWITCH, now_fn);
     cr_expect_eq(atomic_load(&t->phase), PH_HELD);

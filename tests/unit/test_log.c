@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bp.h"
+#include "log.h"
 
 Test(log, record_has_event_and_time_and_fixed_point_numbers)
 {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bp.h"
+#include "options.h"
 
 /* A fake environment: NAME=VALUE pairs. */
 static const char *const *fake_env;

@@ -1,6 +1,6 @@
 """A sleep-bound pool that wants more threads: N threads each loop, for
 SECONDS, time.sleep(SLEEP) followed by spin(ITERS), a little Python.
-usage: enforce_sleepers.py N SECONDS SLEEP ITERS
+usage: auto_sleepers.py N SECONDS SLEEP ITERS
 prints one JSON line: pid, workers, rounds (summed over threads)."""
 import json
 import os

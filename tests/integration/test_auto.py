@@ -13,7 +13,7 @@ every process record's k, gate and cpu those the decisions before it left,
 the exit record's decision counts those of the records, and every figure
 set adding up to its wall time with parked_ms.
 
-Workloads live in workloads/enforce_*.py and print one JSON line."""
+Workloads live in workloads/auto_*.py and print one JSON line."""
 import json
 import os
 import select
@@ -53,7 +53,7 @@ SPIN_WORKERS, SPIN_ITERS, SPIN_TIMEOUT = 8, 1_000_000, 60
 # (e): 16 CPU-bound threads, metrics read 0.5 s and 1.0 s after they started.
 METRIC_THREADS, METRIC_DELAYS = 16, ("0.5", "1.0")
 # Seconds of slack on the metrics' time bounds (the workload's, from /proc's
-# start times, see enforce_metrics.py): the log's 6 decimals above; below,
+# start times, see auto_metrics.py): the log's 6 decimals above; below,
 # also a tick's own work (its records carry its start time, and the metrics
 # are published at its end).
 T_SLACK_HI, T_SLACK_LO = 0.001, 0.01
@@ -103,14 +103,14 @@ def note(msg):
     print(f"\n  {msg}", file=sys.stderr, end="")
 
 
-class EnforceCase(ShimTestCase):
+class AutoCase(ShimTestCase):
     """Runs workloads with a log, and keeps the runs without the shim that
     several tests compare with."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tmp = tempfile.mkdtemp(prefix="betapool-enforce-")
+        cls.tmp = tempfile.mkdtemp(prefix="betapool-auto-")
         cls.bare_cache = {}
 
     @classmethod
@@ -243,11 +243,11 @@ class EnforceCase(ShimTestCase):
         ctl = sum(ex["decisions"].get(a, 0) for a in ACTIONS)
         self.assertLessEqual(ctl, procs, f"{label}: more decisions than ticks")
 
-class TestEnforce(EnforceCase):
+class TestAuto(AutoCase):
 
     # a ---------------------------------------------------------------------
     def test_cpu_pool_is_vetoed_at_the_floor(self):
-        args = [wl("enforce_cpu_pool.py"), str(CPU_THREADS), str(CPU_ITERS)]
+        args = [wl("auto_cpu_pool.py"), str(CPU_THREADS), str(CPU_ITERS)]
         for label, py in self.each_python():
             with self.subTest(python=label):
                 want, bare_s = self.bare(py, args)
@@ -300,7 +300,7 @@ class TestEnforce(EnforceCase):
 
     # b ---------------------------------------------------------------------
     def test_sleep_pool_is_never_parked(self):
-        args = [wl("enforce_sleepers.py")] + list(SLEEP_ARGS)
+        args = [wl("auto_sleepers.py")] + list(SLEEP_ARGS)
         for label, py in self.each_python():
             with self.subTest(python=label):
                 cp, out, recs, took = self.logged(label, py, args)
@@ -331,7 +331,7 @@ class TestEnforce(EnforceCase):
 
     # c ---------------------------------------------------------------------
     def test_busy_wait_on_flag_set_by_parked_thread(self):
-        args = [wl("enforce_spinflag.py"), str(SPIN_WORKERS), str(SPIN_ITERS)]
+        args = [wl("auto_spinflag.py"), str(SPIN_WORKERS), str(SPIN_ITERS)]
         for label, py in self.each_python():
             with self.subTest(python=label):
                 want, bare_s = self.bare(py, args, timeout=SPIN_TIMEOUT * 3)
@@ -353,7 +353,7 @@ class TestEnforce(EnforceCase):
         KeyboardInterrupt caught, as the program's own clock says)."""
         env = common.shim_env({"BETAPOOL_LOG": log} if preload else None,
                               preload=preload)
-        p = subprocess.Popen([py, wl("enforce_sigint.py"), "16"], env=env, stdout=subprocess.PIPE,
+        p = subprocess.Popen([py, wl("auto_sigint.py"), "16"], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
         ready, _, _ = select.select([p.stdout], [], [], 20)
@@ -395,14 +395,14 @@ class TestEnforce(EnforceCase):
     def test_metrics_api_through_ctypes(self):
         for label, py in self.each_python():
             with self.subTest(python=label, shim=False):
-                cp = run([py, wl("enforce_metrics.py"), "probe"], preload=False, timeout=60)
+                cp = run([py, wl("auto_metrics.py"), "probe"], preload=False, timeout=60)
                 self.assertEqual(cp.returncode, 0, cp.stderr[-2000:])
                 probe = self.last_json(cp, "probe")
                 self.assertFalse(probe["get_metrics"], f"{label}: betapool_get_metrics without the shim")
                 self.assertFalse(probe["version"], f"{label}: betapool_version without the shim")
             with self.subTest(python=label, shim=True):
                 cp, out, recs, took = self.logged(
-                    label, py, [wl("enforce_metrics.py"), "read", str(METRIC_THREADS)] + list(METRIC_DELAYS))
+                    label, py, [wl("auto_metrics.py"), "read", str(METRIC_THREADS)] + list(METRIC_DELAYS))
                 self.check_metrics(label, out, recs)
 
     def check_metrics(self, label, out, recs):
@@ -474,7 +474,7 @@ class TestEnforce(EnforceCase):
         if not cc:
             self.skipTest("no C compiler to read include/betapool.h's layout")
         label, py = next(self.each_python())
-        cp = run([py, wl("enforce_metrics.py"), "probe"], preload=False, timeout=60)
+        cp = run([py, wl("auto_metrics.py"), "probe"], preload=False, timeout=60)
         self.assertEqual(cp.returncode, 0, cp.stderr[-2000:])
         layout = self.last_json(cp, "probe")["layout"]
         d = tempfile.mkdtemp(prefix="layout-", dir=self.tmp)
@@ -497,7 +497,7 @@ class TestEnforce(EnforceCase):
 
     # f ---------------------------------------------------------------------
     def test_observe_never_decides_or_parks(self):
-        args = [wl("enforce_cpu_pool.py"), str(CPU_THREADS), str(CPU_ITERS)]
+        args = [wl("auto_cpu_pool.py"), str(CPU_THREADS), str(CPU_ITERS)]
         for label, py in self.each_python():
             with self.subTest(python=label):
                 want, _ = self.bare(py, args)
@@ -517,7 +517,7 @@ class TestEnforce(EnforceCase):
 
     # g ---------------------------------------------------------------------
     def test_executor_thread_start_never_stalls(self):
-        args = [wl("enforce_submit.py"), str(SUBMIT_WORKERS), str(SUBMIT_TASKS)]
+        args = [wl("auto_submit.py"), str(SUBMIT_WORKERS), str(SUBMIT_TASKS)]
         for label, py in self.each_python():
             with self.subTest(python=label):
                 want, bare_s = self.bare(py, args, timeout=60)

@@ -3,7 +3,7 @@ spins `while not flag: pass`; N CPU-bound workers compete with it; worker 0
 sets the flag when its own work is done. Run with K forced to 1
 (BETAPOOL_MAX_WORKERS=1) the setter is parked behind the spinner: only the
 bounded park lets the program finish.
-usage: enforce_spinflag.py N ITERS
+usage: auto_spinflag.py N ITERS
 prints one JSON line: pid, workers, results (the workers' spin results),
 spins_seen (did the spinner see the flag), flag_value, seconds."""
 import json

@@ -1,9 +1,9 @@
 """The public metrics API (include/betapool.h) from Python through ctypes.
 
-usage: enforce_metrics.py probe
+usage: auto_metrics.py probe
            prints one JSON line: whether the process's global symbol scope
            (ctypes.CDLL(None)) has betapool_get_metrics / betapool_version.
-       enforce_metrics.py read N DELAY [DELAY ...]
+       auto_metrics.py read N DELAY [DELAY ...]
            starts N CPU-bound threads, and DELAY seconds after they started
            (each DELAY in turn) reads the metrics; prints one JSON line: pid,
            version, layout, short (a call with a 12-byte size), null_rc (a

@@ -1,7 +1,7 @@
 """Thread start must not stall: ThreadPoolExecutor(WORKERS).submit of TASKS
 trivial tasks. Every submit may start a new thread, and Thread.start() waits
 for the new thread to run Python: a parked first take would stall it.
-usage: enforce_submit.py WORKERS TASKS
+usage: auto_submit.py WORKERS TASKS
 prints one JSON line: pid, result, seconds (submit to last result)."""
 import json
 import os

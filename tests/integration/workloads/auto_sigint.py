@@ -3,7 +3,7 @@ pure Python until told to stop; the main thread prints 'ready' and joins
 them with a timeout in a loop. On KeyboardInterrupt it prints
 'interrupted <time.monotonic()>' (CLOCK_MONOTONIC, comparable with the
 sender's clock) and exits 0; if none comes within 60 s it exits 1.
-usage: enforce_sigint.py N"""
+usage: auto_sigint.py N"""
 import sys
 import threading
 import time

@@ -7,7 +7,7 @@ is short finishes before the main thread (itself waiting for the GIL) has
 started the next few: on a busy machine only 2-3 workers were ever alive at
 once, never more than K, and nothing could park.
 
-usage: enforce_cpu_pool.py N ITERS
+usage: auto_cpu_pool.py N ITERS
 prints one JSON line: pid, workers (native ids), result (the per-thread
 results folded in thread order), seconds (wall time of the pool from the
 start line)."""

@@ -1,0 +1,74 @@
+/* gil.c: which objects are the GIL, and the take/drop rules. */
+#ifndef BETAPOOL_GIL_H
+#define BETAPOOL_GIL_H
+
+#include "common.h"
+#include "threads.h"
+
+struct bp_gil {
+    _Atomic(void *) cond;          /* C */
+    _Atomic(void *) mutex;         /* M  = C + 48 */
+    _Atomic(void *) switch_mutex;  /* SM = C + 136 */
+    _Atomic int found;
+    _Atomic int claimed;           /* one GIL is (being) followed: see gil.c */
+    _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters) */
+    _Atomic int disabled;          /* a free-threaded CPython without a GIL */
+    _Atomic int layout_checks;     /* takes still to verify (see gil.c) */
+    _Atomic int layout_failed;
+};
+extern struct bp_gil bp_gil BP_HIDDEN;
+/* Offset of the GIL struct's `locked` flag from its cond (x86-64 glibc):
+ * interval, last_holder, locked, switch_number, then cond. */
+#define BP_GIL_LOCKED_FROM_COND (-16)
+#define BP_GIL_SWITCH_NUMBER_FROM_COND (-8)
+/* The thread that took the GIL last (it holds it, or held it last), for
+ * the priority: a favoured waiter cuts its wait only behind a computing
+ * holder, one that is not brief. Written at every completed take. */
+extern _Atomic(struct bp_thread *) bp_gil_holder BP_HIDDEN;
+/* The priority's bound, ns; 0: off. Set once at start. */
+extern uint64_t bp_priority_ns BP_HIDDEN;
+/* Stop following the GIL: its layout is not what betapool expects. */
+void bp_gil_forget(void) BP_HIDDEN;
+/* After a take completed (unlock(SM) by the new holder), CPython's own
+ * `locked` flag must be set; returns 0 when the layout is refuted. */
+int bp_gil_check_take(void) BP_HIDDEN;
+#define BP_GIL_MUTEX_OFFSET 48
+/* SC: never followed (nothing is learned from it), but create_gil inits it
+ * right after C: a cond init there is not the GIL's. */
+#define BP_GIL_SWITCH_COND_OFFSET 88
+#define BP_GIL_SWITCH_MUTEX_OFFSET 136
+void bp_gil_note_mutex_init(void *m) BP_HIDDEN;
+void bp_gil_note_cond_init(void *c) BP_HIDDEN;
+void bp_gil_reset(void) BP_HIDDEN;
+/* "found", "not_found" or "disabled" (free-threaded), as the log says. */
+const char *bp_gil_state(void) BP_HIDDEN;
+
+enum bp_gil_step {
+    STEP_NONE = 0,
+    STEP_TAKING,        /* lock(M) seen, GIL not yet ours */
+    STEP_TAKING_WAITED, /* ... and it had to wait on C */
+    STEP_SWITCH_WAIT,   /* after a requested drop, until the next holder takes */
+    STEP_DROP_BEGIN,    /* lock(M) by the holder (PH_WAIT from here) */
+    STEP_DROPPING,      /* ... then it let the GIL go; the drop ends when unlock(M) returns */
+    STEP_TAKEN_FREE,    /* lock(M) found M and the GIL free: holding; unlock(SM) counts the take */
+    STEP_TAKEN_CHECK,   /* a take complete, CPython's flag to check at unlock(SM) (bp_gil_check_take) */
+};
+
+/* The online take/drop rules, one call per event seen on a GIL object. */
+enum bp_gil_event {
+    EV_LOCK_MUTEX,        /* lock(M) */
+    EV_UNLOCK_MUTEX,      /* unlock(M), after it returned */
+    EV_LOCK_SWITCH,       /* lock(SM) */
+    EV_UNLOCK_SWITCH,     /* unlock(SM), after it returned */
+    EV_GIL_RELEASED,      /* the holder let the GIL go under M (CPython's flag cleared) */
+    EV_TIMEDWAIT_COND,    /* timedwait(C, M) */
+};
+/* now_fn is called only when the event needs the time. */
+void bp_gil_event(struct bp_thread *t, enum bp_gil_event ev, uint64_t (*now_fn)(void)) BP_HIDDEN;
+/* lock(M) by a thread outside the GIL, at time now, once it is known how
+ * the take starts: M and the GIL free (it cannot wait: held from now), M
+ * got but the GIL held by another (it will wait on C), or M busy. */
+enum bp_take { TAKE_FREE, TAKE_MAY_WAIT, TAKE_CONTENDED };
+void bp_gil_take(struct bp_thread *t, enum bp_take how, uint64_t now) BP_HIDDEN;
+
+#endif

@@ -1,0 +1,17 @@
+/* hooks.c: the interposers. */
+#ifndef BETAPOOL_HOOKS_H
+#define BETAPOOL_HOOKS_H
+
+#include "common.h"
+
+/* The hooks do their work only when set (shim.c sets it once this is a
+ * CPython process betapool measures). */
+extern _Atomic int bp_active BP_HIDDEN;
+
+/* Our own thread-start hooks (hooks_threads.c), by hidden aliases: a plain
+ * reference to the exported name would bind to the executable's definition
+ * when it has one (python.c asks which one is bound). */
+unsigned long bp_own_start_new_thread(void (*func)(void *), void *arg) BP_HIDDEN;
+int bp_own_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle) BP_HIDDEN;
+
+#endif

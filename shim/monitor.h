@@ -1,0 +1,14 @@
+/* monitor.c: the shim's own thread, its start, and the exit's last tick. */
+#ifndef BETAPOOL_MONITOR_H
+#define BETAPOOL_MONITOR_H
+
+#include "common.h"
+
+/* Start it once, with the first Python thread. */
+void bp_monitor_ensure(void) BP_HIDDEN;
+/* At exit: the last tick, the exit record and the stats table. */
+void bp_monitor_stop_and_finish(void) BP_HIDDEN;
+/* In a fork child, from shim.c: no monitor thread, nothing counted yet. */
+void bp_monitor_after_fork_child(void) BP_HIDDEN;
+
+#endif
