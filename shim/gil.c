@@ -115,8 +115,9 @@ void bp_gil_reset(void)
 
 const char *bp_gil_state(void)
 {
-    if (atomic_load(&bp_gil.disabled))
-        return "disabled";
+    int ft = atomic_load(&bp_gil.disabled);
+    if (ft)
+        return ft == BP_FT_GIL_ON ? "enabled" : "disabled";
     return atomic_load(&bp_gil.found) ? "found" : "not_found";
 }
 
