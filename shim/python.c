@@ -64,6 +64,14 @@ void bp_python_detect(void)
         python_entry("PyThread_start_joinable_thread", (void *)bp_own_start_joinable_thread) &&
         dlsym(RTLD_DEFAULT, "PyThread_start_joinable_thread") == (void *)bp_own_start_joinable_thread;
     snprintf(bp_python.version, sizeof bp_python.version, "unknown");
+    /* A free-threaded build (3.13t+) is observed only, from its start: its
+     * GIL is never claimed (gil.c), so nothing is followed before the
+     * shim's thread looks (gil_check.c). The flag is static data, read
+     * here where dlsym is allowed. */
+    struct bp_cpython_view v;
+    bp_cpython_read(dlsym(RTLD_DEFAULT, "_PyRuntime"), &v);
+    if (v.free_threaded)
+        atomic_store(&bp_gil.disabled, BP_FT_GIL_OFF);
 }
 
 /* The version, read from data (Py_Version, 3.11+) or from Py_GetVersion,

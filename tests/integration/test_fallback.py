@@ -96,7 +96,9 @@ class TestUnknownCPython(common.ShimTestCase):
 
     def run_faked(self, py, script, fake, extra=None):
         env = common.shim_env(dict(fake, **(extra or {})))
-        env["LD_PRELOAD"] = FAKE + " " + env["LD_PRELOAD"]
+        # Last: the loader runs the preloaded libraries' constructors last
+        # first, so the table is rewritten before the shim's constructor reads it.
+        env["LD_PRELOAD"] = env["LD_PRELOAD"] + " " + FAKE
         return common.run_logged_env(py, ["-c", script], env)
 
     def test_newer_version_falls_back_to_the_first_takes(self):
