@@ -5,7 +5,10 @@
 #include "common.h"
 #include "controller.h"
 
-/* K and the gate (gate.c), then the CPU (affinity.c). */
-void bp_act(const struct bp_decision *d) BP_HIDDEN;
+/* K and the gate (gate.c), then the CPU: with affinity, this process's
+ * entry in the CPU registry first (the CPU it holds now, or none; written
+ * only while bp_registry_begin left the registry locked), then the threads
+ * (affinity.c). */
+void bp_act(const struct bp_decision *d, int affinity) BP_HIDDEN;
 
 #endif

@@ -13,21 +13,33 @@
  * and so does a process that a pinned thread forks, executes or spawns: only
  * Python threads ever run on one CPU because of betapool. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "affinity.h"
+#include "controller.h"
+#include "registry.h"
 #include "threads.h"
 
 struct bp_affinity bp_aff = {.cpu = -1};
+static struct bp_usable usable_cpus;
 
+/* The CPUs the process may really use: its mask, its cgroup's cpuset and
+ * quota (cpus.c). With one, or a quota under two CPUs, affinity has
+ * nothing to give: bp_aff.usable is 0 and bp_aff.why says why. */
 void bp_affinity_init(void)
 {
     atomic_store(&bp_aff.cpu, -1);
-    if (sched_getaffinity(0, sizeof bp_aff.allowed, &bp_aff.allowed) == 0)
-        bp_aff.usable = CPU_COUNT(&bp_aff.allowed) >= 2;
+    bp_aff.usable = 0;
+    snprintf(bp_aff.why, sizeof bp_aff.why, "the process's affinity mask cannot be read");
+    if (sched_getaffinity(0, sizeof bp_aff.allowed, &bp_aff.allowed) == 0) {
+        bp_cpus_read("/sys/fs/cgroup", "/proc/self/cgroup", &bp_aff.allowed, &usable_cpus);
+        bp_aff.usable = usable_cpus.usable;
+        snprintf(bp_aff.why, sizeof bp_aff.why, "%s", usable_cpus.why);
+    }
 }
 
 static int mask_of(pid_t tid, cpu_set_t *set)
@@ -127,14 +139,6 @@ void bp_affinity_unpin(void)
     }
 }
 
-int bp_affinity_last_cpu(void)
-{
-    int cpu = CPU_SETSIZE - 1;
-    while (cpu > 0 && !CPU_ISSET(cpu, &bp_aff.allowed))
-        cpu--;
-    return cpu;
-}
-
 /* In the new thread, right after it became live. */
 void bp_affinity_thread_start(struct bp_thread *t)
 {
@@ -220,34 +224,57 @@ static int read_busy(void)
     return 0;
 }
 
-void bp_affinity_loads(uint64_t now, double *others_here, int *least_cpu, double *others_least)
+static double ours_last;
+
+double bp_affinity_ours(void)
 {
-    *others_here = *others_least = -1.0;
-    *least_cpu = -1;
+    return ours_last;
+}
+
+void bp_affinity_view(uint64_t now, const struct bp_reg_view *reg, struct bp_interval *in)
+{
+    struct bp_interval none;
+    if (!in) { /* the first reading only */
+        in = &none;
+        in->ncpus = 0;
+    }
+    int pinned = atomic_load(&bp_aff.cpu);
+    int n = usable_cpus.count > 0 ? usable_cpus.count : 1;
+    in->coord = reg ? (int)reg->coord : COORD_NONE;
+    in->ncpus = 0;
+    in->others = 0.0;
+    /* Every usable CPU, who holds it. */
+    for (int c = 0; c < CPU_SETSIZE && in->ncpus < BP_VIEW_CPUS; c++) {
+        if (!CPU_ISSET(c, &usable_cpus.set))
+            continue;
+        struct bp_cpu_view *v = &in->cpus[in->ncpus++];
+        *v = (struct bp_cpu_view){.cpu = c};
+        for (int i = 0; reg && reg->coord == COORD_OK && i < reg->n; i++)
+            if (reg->o[i].cpu == c && !v->holder)
+                v->holder = reg->o[i].pid;
+    }
     struct timespec ts;
     if (read_busy() || clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts))
-        return;
+        return; /* loads unknown: no reason to move */
     uint64_t proc = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     if (have_prev && now > prev_ns) {
         double dt = (double)(now - prev_ns);
         double tick_ns = 1e9 / (double)sysconf(_SC_CLK_TCK);
         double ours = (double)(proc - prev_proc_ns) / dt;
-        int n = CPU_COUNT(&bp_aff.allowed), cpu = atomic_load(&bp_aff.cpu);
-        double least = 2.0;
-        for (int c = 0; c < CPU_SETSIZE; c++) {
-            if (!CPU_ISSET(c, &bp_aff.allowed))
-                continue;
+        ours_last = ours;
+        for (int i = 0; i < in->ncpus; i++) {
+            struct bp_cpu_view *v = &in->cpus[i];
+            int c = v->cpu;
             uint64_t ticks = cur_busy[c] >= prev_busy[c] ? cur_busy[c] - prev_busy[c] : 0;
             double busy = (double)ticks * tick_ns / dt;
-            if (c == cpu)
-                *others_here = busy > ours ? busy - ours : 0.0;
-            if (busy < least) {
-                least = busy;
-                *least_cpu = c;
-            }
+            /* Not ours, nor of the processes in the registry: those
+             * holding it, and a share of those holding no CPU (their
+             * threads run everywhere, and they will hold one of their own
+             * when one is free). */
+            v->others = bp_cpu_others(c, busy, ours, pinned, n, reg);
+            if (c == pinned)
+                in->others = v->others;
         }
-        if (*least_cpu >= 0) /* unpinned, our threads spread over every CPU */
-            *others_least = least > ours / n ? least - ours / n : 0.0;
     }
     memcpy(prev_busy, cur_busy, sizeof prev_busy);
     prev_ns = now;

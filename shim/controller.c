@@ -152,6 +152,40 @@ static void decide_gate(struct bp_controller *c, const struct bp_interval *in, s
     }
 }
 
+/* Unpinned: the free CPU (held by no other process) that others keep least
+ * busy, the last one among equals (all of them when the loads are
+ * unknown); -1 if every CPU is held. */
+static int free_cpu(const struct bp_interval *in)
+{
+    int best = -1;
+    for (int i = 0; i < in->ncpus && i < BP_VIEW_CPUS; i++)
+        if (!in->cpus[i].holder && (best < 0 || in->cpus[i].others <= in->cpus[best].others))
+            best = i;
+    return best;
+}
+
+/* "cpu 0 held by pid 1234, cpu 2 by pid 99" (the first four). */
+static void holders(const struct bp_interval *in, char *buf, size_t n)
+{
+    size_t len = 0;
+    int shown = 0;
+    buf[0] = 0;
+    for (int i = 0; i < in->ncpus && i < BP_VIEW_CPUS && len < n; i++) {
+        if (!in->cpus[i].holder)
+            continue;
+        if (shown == 4) {
+            snprintf(buf + len, n - len, ", ...");
+            return;
+        }
+        int w = snprintf(buf + len, n - len, "%scpu %d %sby pid %d", shown ? ", " : "", in->cpus[i].cpu,
+                         shown ? "" : "held ", in->cpus[i].holder);
+        if (w < 0)
+            return;
+        len += (size_t)w;
+        shown++;
+    }
+}
+
 static void decide_pin(struct bp_controller *c, const struct bp_interval *in, struct bp_decision *d)
 {
     /* The share outside the GIL means something only for a busy process. */
@@ -167,15 +201,18 @@ static void decide_pin(struct bp_controller *c, const struct bp_interval *in, st
     d->pin = PIN_STAY;
     d->pin_cpu = -1;
     if (!c->params.affinity) {
-        snprintf(d->pin_reason, sizeof d->pin_reason, "affinity is off (BETAPOOL_AFFINITY=off)");
+        snprintf(d->pin_reason, sizeof d->pin_reason, "%s",
+                 c->params.no_affinity[0] ? c->params.no_affinity : "affinity is off (BETAPOOL_AFFINITY=off)");
         return;
     }
     const char *why = NULL; /* what argues against sharing one CPU */
     char *buf = d->pin_reason;
     size_t n = sizeof d->pin_reason;
-    if (in->others > BP_OTHERS_MAX) {
-        snprintf(buf, n, "%s: other processes took %.0f%% of it", in->pinned ? "cpu contested" : "every cpu busy",
-                 in->others * 100.0);
+    char held[100];
+    holders(in, held, sizeof held);
+    int pick = in->pinned ? -1 : free_cpu(in);
+    if (in->pinned && in->others > BP_OTHERS_MAX) {
+        snprintf(buf, n, "cpu contested: other processes took %.0f%% of it", in->others * 100.0);
         why = buf;
     } else if (in->waiting < BP_DEMAND_MIN) {
         snprintf(buf, n, "the GIL is not contended: %.2f threads waiting for it on average", in->waiting);
@@ -183,6 +220,18 @@ static void decide_pin(struct bp_controller *c, const struct bp_interval *in, st
     } else if (!c->have_native || c->native > BP_NATIVE_SHARE_MAX) {
         snprintf(buf, n, "%.0f%% of the Python threads' cpu time is outside the GIL (parallel native code)",
                  c->native * 100.0);
+        why = buf;
+    } else if (!in->pinned && in->coord == 2) {
+        snprintf(buf, n, "the cpu registry was busy: deciding at the next interval");
+        why = buf;
+    } else if (!in->pinned && pick < 0) {
+        /* More GIL-bound processes than CPUs: two GILs on one CPU lose,
+         * and the threads of one that holds none still run everywhere. */
+        snprintf(buf, n, "every usable cpu is held (%s): two processes' GILs on one cpu would lose", held);
+        why = buf;
+    } else if (!in->pinned && in->cpus[pick].others > BP_OTHERS_MAX) {
+        snprintf(buf, n, "every %scpu busy: other processes took %.0f%% of the least busy, cpu %d",
+                 held[0] ? "free " : "", in->cpus[pick].others * 100.0, in->cpus[pick].cpu);
         why = buf;
     }
     int wants_change = in->pinned ? why != NULL : why == NULL;
@@ -204,8 +253,9 @@ static void decide_pin(struct bp_controller *c, const struct bp_interval *in, st
         return;
     }
     d->pin = PIN_PIN;
-    d->pin_cpu = in->least_cpu >= 0 ? in->least_cpu : in->last_cpu; /* the loads unknown: the last CPU */
-    snprintf(buf, n, "%.1f threads waiting for the GIL on average, %.0f%% of cpu time outside it: one cpu serves them",
+    d->pin_cpu = in->cpus[pick].cpu;
+    snprintf(buf, n, "claimed cpu %d%s%s%s: %.1f threads waiting for the GIL, %.0f%% of cpu time outside it",
+             d->pin_cpu, held[0] ? "; " : "", held, in->coord == 1 ? "" : " (no registry: least busy)",
              in->waiting, c->native * 100.0);
 }
 

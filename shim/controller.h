@@ -69,7 +69,9 @@ struct bp_controller_params {
     double alpha, danger;
     int gate;     /* the gate may shut */
     int affinity; /* threads may be pinned */
+    char no_affinity[160]; /* why not, when not by the option (one usable CPU) */
 };
+#define BP_VIEW_CPUS 256 /* CPUs the controller sees (the first usable ones) */
 /* One interval's figures, as the monitor measured them. */
 struct bp_interval {
     uint64_t span_ns;
@@ -82,9 +84,18 @@ struct bp_interval {
     uint64_t cpu_ns, held_ns;
     double waiting;         /* waiting for the GIL or parked, on average */
     int pinned;
-    double others;          /* pinned: other processes' share of our CPU; else of the least busy one */
-    int least_cpu;          /* the least busy CPU, -1 when the loads are unknown */
-    int last_cpu;           /* the highest CPU the process may use: a pin's CPU when loads are unknown */
+    double others;          /* pinned: other processes' share of our CPU (not counting processes
+                             * under betapool that hold no CPU: they are in the registry) */
+    /* Unpinned: the CPUs the process may use, who holds each and how busy
+     * other processes keep it (the registry's and /proc/stat's view;
+     * others 0 where the loads are unknown). */
+    int coord;              /* enum bp_coord (registry.h): none (decide alone), ok, busy */
+    int ncpus;
+    struct bp_cpu_view {
+        int cpu;
+        int holder;         /* pid of the live process that holds it; 0: free */
+        double others;      /* other processes' share of it, those under betapool holding no CPU aside */
+    } cpus[BP_VIEW_CPUS];
 };
 struct bp_controller {
     struct bp_controller_params params;

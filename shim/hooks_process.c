@@ -1,14 +1,17 @@
 /* The interposers of calls that start another program or process: exec,
  * posix_spawn, system, popen. None of them may hand a pinned thread's CPU
- * on (affinity.c). */
+ * on (affinity.c). And of the calls that end the process without exit's
+ * handlers: _exit, _Exit. */
 #include <errno.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "affinity.h"
 #include "hooks.h"
+#include "monitor.h"
 #include "real.h"
 
 #define HOOK __attribute__((visibility("default")))
@@ -96,4 +99,31 @@ HOOK FILE *popen(const char *command, const char *type)
     if (lent)
         bp_affinity_retake_self();
     return r;
+}
+
+/* ---- _exit and _Exit: the last records and the CPU given back ---- */
+
+/* The program's way of ending is kept: the records are written (bounded,
+ * monitor.c) and then the real function ends the process with its status.
+ * No signal handler is installed anywhere: a SIGTERM the program handles
+ * in Python ends through exit or _exit, both seen; one it leaves to the
+ * kernel ends the process at once, and its CPU is reclaimed by the others. */
+HOOK void _exit(int status)
+{
+    bp_real_ensure();
+    bp_monitor_exit_now();
+    if (bp_real.exit_)
+        bp_real.exit_(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+HOOK void _Exit(int status)
+{
+    bp_real_ensure();
+    bp_monitor_exit_now();
+    if (bp_real.Exit_)
+        bp_real.Exit_(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
 }

@@ -16,11 +16,13 @@
 #include "gate.h"
 #include "gil.h"
 #include "gil_check.h"
+#include "hooks.h"
 #include "log.h"
 #include "metrics_file.h"
 #include "monitor.h"
 #include "options.h"
 #include "python.h"
+#include "registry.h"
 #include "real.h"
 #include "report.h"
 #include "sampling.h"
@@ -39,25 +41,30 @@ static void give_up_gil(const char *why)
 {
     bp_gil_forget();
     struct bp_decision d = bp_stand_down(&ctl, atomic_load(&bp_aff.cpu) >= 0);
-    bp_act(&d);
+    bp_act(&d, 0);
+    bp_registry_release(); /* nothing more is decided: hold no CPU */
     bp_note("warning", why);
     /* Someone who asked for acting hears it; verbose runs see the note. */
     if (!bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_options[OPT_MODE].from_env)
         bp_warn("%s", why);
 }
 
-/* Decide on the interval's figures, act, count and log. */
+/* Decide on the interval's figures, act, count and log. With affinity, the
+ * CPU registry is read first (and stays locked, when in use, until bp_act
+ * has written this process's entry): which CPUs other processes hold is
+ * the controller's input, like the loads. */
+static struct bp_reg_view reg_view;
+
 static void decide(uint64_t now, uint64_t span, const struct bp_tally *tl)
 {
-    double here = -1.0, least_others = -1.0;
-    struct bp_cpus cpus = {.pinned = atomic_load(&bp_aff.cpu) >= 0, .least_cpu = -1,
-                           .last_cpu = bp_affinity_last_cpu()};
-    if (ctl.params.affinity)
-        bp_affinity_loads(now, &here, &cpus.least_cpu, &least_others);
-    cpus.others = cpus.pinned ? here : least_others;
+    struct bp_cpus cpus = {.pinned = atomic_load(&bp_aff.cpu) >= 0, .others = -1.0};
     struct bp_interval in = bp_interval_of(tl, span, &cpus);
+    if (ctl.params.affinity) {
+        bp_registry_begin(&reg_view);
+        bp_affinity_view(now, &reg_view, &in);
+    }
     struct bp_decision d = bp_decide(&ctl, &in);
-    bp_act(&d);
+    bp_act(&d, ctl.params.affinity);
     bp_report_decision(now, &d, &run);
 }
 
@@ -138,17 +145,38 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json, struct bp_f
         *lives = tl.lives;
 }
 
-void bp_monitor_stop_and_finish(void)
+/* The last records, once per process: at exit (the destructor) or at
+ * _exit. bounded: take the monitor's lock within about a second or write
+ * nothing (the _exit path must never hang). */
+static _Atomic int finished;
+static _Atomic int owner_pid; /* the process whose shim's thread or log this is */
+
+static int lock_monitor(int bounded)
 {
+    if (!bounded)
+        return bp_real.mutex_lock(&mon_lock);
+    for (int i = 0; i < 1000; i++) {
+        if (bp_real.mutex_trylock(&mon_lock) == 0)
+            return 0;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return -1;
+}
+
+static void finish(int bounded)
+{
+    if (atomic_exchange(&finished, 1))
+        return;
     atomic_store(&mon_stop, 1);
     /* The gate is not opened: parks are bounded, and waking parked daemon
      * threads while CPython tears itself down only lets them run into a
      * finalized interpreter (CPython 3.10 can crash there). */
     bp_gate_stop();
+    if (lock_monitor(bounded))
+        return; /* its CPU is reclaimed by the others once this process is gone */
+    bp_registry_release();
     int reports = bp_log_enabled() || bp_opt(OPT_STATS);
-    if (!reports && !bp_options[OPT_METRICS_DIR].value)
-        return;
-    bp_real.mutex_lock(&mon_lock);
     if (bp_options[OPT_METRICS_DIR].value) /* under the lock: no tick renames a new one in after */
         bp_metrics_file_remove(bp_options[OPT_METRICS_DIR].path);
     if (reports) {
@@ -162,6 +190,30 @@ void bp_monitor_stop_and_finish(void)
     bp_real.mutex_unlock(&mon_lock);
 }
 
+void bp_monitor_stop_and_finish(void)
+{
+    finish(0);
+}
+
+/* _exit and _Exit (hooks_process.c): a process that leaves without exit's
+ * handlers (os._exit: multiprocessing's children, many servers' workers)
+ * still writes its exit record and gives its CPU back. Only in the process
+ * whose shim's thread or log this is: the child of a fork or vfork that
+ * has neither (subprocess's child before exec) passes straight through,
+ * writing nothing and releasing nothing of its parent's. */
+void bp_monitor_exit_now(void)
+{
+    int owner = atomic_load(&owner_pid);
+    if (!owner || !atomic_load(&bp_active) || getpid() != owner)
+        return;
+    finish(1);
+}
+
+void bp_monitor_set_owner(void)
+{
+    atomic_store(&owner_pid, getpid());
+}
+
 static void *monitor_main(void *arg)
 {
     (void)arg;
@@ -169,6 +221,11 @@ static void *monitor_main(void *arg)
     uint64_t interval = (uint64_t)bp_opt(OPT_INTERVAL_MS) * 1000000u;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
+    /* The CPUs' loads from now: the first decision knows which CPU others
+     * keep busy (a process beside one confined with taskset -c 0 must not
+     * pin onto cpu 0 for want of a first reading). */
+    if (bp_opt(OPT_MODE) == MODE_AUTO && ctl.params.affinity)
+        bp_affinity_view(bp_now_ns(), NULL, NULL);
     while (!atomic_load(&mon_stop)) {
         /* The first ticks come four times as often: a pool of one or two
          * seconds is pinned and gated 75 ms sooner. The figures are rates
@@ -204,6 +261,9 @@ static int monitor_start(void)
         .gate = bp_opt(OPT_GATE) == CHOICE_AUTO,
         .affinity = bp_opt(OPT_AFFINITY) == CHOICE_AUTO && bp_aff.usable,
     };
+    if (bp_opt(OPT_AFFINITY) == CHOICE_AUTO && !bp_aff.usable)
+        snprintf(p.no_affinity, sizeof p.no_affinity, "%s", bp_aff.why);
+    bp_monitor_set_owner();
     bp_controller_init(&ctl, &p);
     last_tick_ns = bp_now_ns();
     sigset_t all, old;
@@ -242,6 +302,9 @@ void bp_monitor_after_fork_child(void)
     memcpy(&mon_lock, &fresh, sizeof fresh);
     atomic_store(&mon_started, 0);
     atomic_store(&mon_stop, 0);
+    atomic_store(&finished, 0);
+    atomic_store(&owner_pid, 0); /* until the child starts a shim's thread or a log of its own */
+    bp_registry_after_fork_child();
     uint64_t ticks = run.ticks; /* kept: a child's first ticks come at the full interval */
     memset(&run, 0, sizeof run);
     run.ticks = ticks;

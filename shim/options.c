@@ -60,6 +60,9 @@ struct bp_option bp_options[OPT_COUNT] = {
     [OPT_PRIORITY_US] = {.name = "priority_us", .env = "BETAPOOL_PRIORITY_US", .type = OPT_INT, .def = 100, .min = 10,
                          .max = 5000,
                          .doc = "how long a favoured thread waits for the GIL before the holder is asked to let go (us)"},
+    [OPT_REGISTRY] = {.name = "registry", .env = "BETAPOOL_REGISTRY", .type = OPT_PATH,
+                      .doc = "the CPU registry processes under betapool share (affinity); unset: "
+                             "$XDG_RUNTIME_DIR/betapool-cpus, else /dev/shm/betapool-cpus-UID"},
     [OPT_CLOCK] = {.name = "clock", .env = "BETAPOOL_CLOCK", .type = OPT_CHOICE, .def = CLOCKSEL_AUTO, .choices = clock_choices,
                    .doc = "auto: the TSC where the kernel keeps time with an invariant one, else CLOCK_MONOTONIC; "
                           "monotonic: always CLOCK_MONOTONIC"},

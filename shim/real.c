@@ -47,6 +47,8 @@ void bp_real_resolve(void)
     bp_real.posix_spawnp = next_sym("posix_spawnp");
     bp_real.system = next_sym("system");
     bp_real.popen = next_sym("popen");
+    bp_real.exit_ = next_sym("_exit");
+    bp_real.Exit_ = next_sym("_Exit");
     /* The CPython entry points may be absent (not Python), or defined by the
      * executable, which comes before us in the lookup order: RTLD_NEXT does
      * not see it, and then our hook is never the bound definition anyway. */

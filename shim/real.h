@@ -34,6 +34,8 @@ struct bp_real {
                         char *const[], char *const[]);
     int (*system)(const char *);
     FILE *(*popen)(const char *, const char *);
+    void (*exit_)(int);  /* _exit */
+    void (*Exit_)(int);  /* _Exit */
     unsigned long (*start_new_thread)(void (*)(void *), void *);
     int (*start_joinable_thread)(void (*)(void *), void *, void *, void *);
     _Atomic int resolved;

@@ -86,7 +86,5 @@ struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, c
         .waiting = bp_average_waiting(&tl->proc, span_ns),
         .pinned = cpus->pinned,
         .others = cpus->others < 0.0 ? 0.0 : cpus->others, /* loads unknown: no reason to move */
-        .least_cpu = cpus->least_cpu,
-        .last_cpu = cpus->last_cpu,
     };
 }

@@ -52,14 +52,12 @@ void bp_tally_add(struct bp_tally *tl, const struct bp_sample *s, enum bp_role r
 /* Threads waiting for the GIL or parked, on average over span_ns. */
 double bp_average_waiting(const struct bp_figures *f, uint64_t span_ns) BP_HIDDEN;
 
-/* The CPUs as the monitor found them: whether the Python threads share one
- * now, the other processes' share of that CPU (else of the least busy one),
- * the least busy CPU (both negative when the loads are unknown), and the
- * highest CPU the process may use. */
+/* Whether the Python threads share one CPU now, and the other processes'
+ * share of it (negative when unknown). The CPUs a pin could go to are the
+ * monitor's view (bp_affinity_view), added after. */
 struct bp_cpus {
     int pinned;
     double others;
-    int least_cpu, last_cpu;
 };
 /* The controller's input from one interval. */
 struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, const struct bp_cpus *cpus) BP_HIDDEN;

@@ -19,6 +19,7 @@
 #include "options.h"
 #include "python.h"
 #include "real.h"
+#include "registry.h"
 #include "report.h"
 #include "threads.h"
 
@@ -98,6 +99,8 @@ __attribute__((constructor)) static void bp_init(void)
     if (bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_PRIORITY) == CHOICE_AUTO)
         bp_priority_ns = (uint64_t)bp_opt(OPT_PRIORITY_US) * 1000u;
     bp_affinity_init();
+    bp_registry_init(bp_options[OPT_REGISTRY].value ? bp_options[OPT_REGISTRY].path : NULL, bp_note);
+    bp_monitor_set_owner();
     if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_AFFINITY) == CHOICE_AUTO &&
         !bp_aff.usable)
         bp_say("the process may run on one CPU only: affinity has nothing to do");

@@ -79,3 +79,37 @@ def per_cycle(python, side, reads, where="worker"):
     two = count(python, side, 2 * reads, where)
     per = {"python_threads": (two[0] - one[0]) / reads, "all_threads": (two[1] - one[1]) / reads}
     return per, one, two
+
+
+def seed_count(python, side, tasks=3000, threads=256, timeout=3600):
+    """The seed's workload (workloads/seed.py TASKS THREADS 1000 0.0001) under
+    callgrind, PYTHONHASHSEED=0, every thread counted: {"python_threads": n,
+    "shim_thread": m, "tasks": tasks, "threads": threads}. The shim's own
+    thread is counted apart: its work is per interval of time (a tick), and
+    time under valgrind runs some 50 times slower."""
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-seed.") as tmp:
+        out = os.path.join(tmp, "cg.out")
+        argv = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                f"--callgrind-out-file={out}", python, runner.workload("seed.py"),
+                str(tasks), str(threads), "1000", "0.0001"]
+        env = dict(side.env, PYTHONHASHSEED="0")
+        cp = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+        if cp.returncode != 0:
+            raise runner.RunError(f"callgrind seed run ({side.name}) exited with "
+                                  f"{cp.returncode}:\n{cp.stderr[-2000:]}")
+        python_threads = shim = 0
+        files = [f for f in os.listdir(tmp) if re.fullmatch(r"cg\.out-\d+", f)]
+        if not files:
+            raise runner.RunError(f"callgrind wrote no per-thread file:\n{cp.stderr[-2000:]}")
+        for name in files:
+            with open(os.path.join(tmp, name)) as f:
+                text = f.read()
+            m = re.search(r"^totals: (\d+)", text, re.M) or re.search(r"^summary: (\d+)", text, re.M)
+            if not m:
+                raise runner.RunError(f"callgrind wrote no total in {name}")
+            if "monitor_main" in text:
+                shim += int(m.group(1))
+            else:
+                python_threads += int(m.group(1))
+        return {"python_threads": python_threads, "shim_thread": shim, "tasks": tasks,
+                "threads": threads}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import runner
+from . import callgrind, runner
 from .seed import Seed, seed_table
 
 
@@ -24,8 +24,9 @@ class Case:
 
     def __init__(self, name, title, workload, args, quick_args, throughput, latency=None,
                  more=(), needs=None, python=None, env=None, driver=None, echo=False,
-                 data=False, futex=False, timeout=120):
+                 data=False, futex=False, timeout=120, cpus=None):
         self.name, self.title, self.workload = name, title, workload
+        self.cpus = cpus  # run on this many of the allowed CPUs (the first ones)
         self.args, self.quick_args = args, quick_args
         self.throughput, self.latency, self.more = throughput, latency, list(more)
         self.needs, self.python, self.env = needs, python, env or {}
@@ -82,6 +83,34 @@ def wrk_driver(duration):
     return drive
 
 
+def gunicorn_driver(duration):
+    """Two wrks at once: 16 connections of CPU requests (/cpu) for the
+    throughput, 2 of cheap ones (/) for the latency."""
+    def drive(info):
+        url = f"http://127.0.0.1:{info['port']}"
+        argv = ["wrk", "-t2", "-c16", f"-d{duration}s", "--timeout", "5s", url + "/cpu"]
+        cpu = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        argv = ["wrk", "-t1", "-c2", f"-d{duration}s", "--timeout", "5s", "--latency", url + "/"]
+        cheap = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        outs = []
+        for p in (cpu, cheap):
+            try:
+                out, err = p.communicate(timeout=duration + 30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                raise runner.RunError("wrk did not end")
+            if p.returncode != 0:
+                raise runner.RunError(f"wrk failed ({p.returncode}): {err.strip()}")
+            outs.append(parse_wrk(out))
+        c, l = outs
+        if c["req_per_s"] != c["req_per_s"] or l["req_per_s"] != l["req_per_s"]:
+            raise runner.RunError("could not read wrk's output")
+        return {"cpu_req_per_s": c["req_per_s"], "cheap_req_per_s": l["req_per_s"],
+                "p50_ms": l["p50_ms"], "p99_ms": l["p99_ms"], "errors": c["errors"] + l["errors"]}
+    return drive
+
+
 # ---- the cases --------------------------------------------------------------
 
 RT = Metric("rt_per_s", "round trips/s")
@@ -124,7 +153,40 @@ def _http(ncpu):
     return case
 
 
+def _gunicorn():
+    case = Case("gunicorn-w2", "gunicorn -w 2 -k gthread --threads 16, a Flask app: /cpu computes "
+                "~5-10 ms of pure Python, / is a small JSON body; wrk -c16 on /cpu and wrk -c2 on / "
+                "at once (Debian's gunicorn, python3-flask, wrk; Debian's python3)",
+                "gunicorn_app.py", lambda c: [2, 16], lambda c: [2, 16],
+                Metric("cpu_req_per_s", "CPU requests/s"), Metric("p99_ms", "cheap p99 ms", "lower"),
+                [Metric("p50_ms", "cheap p50 ms", "lower"),
+                 Metric("cheap_req_per_s", "cheap requests/s"),
+                 Metric("errors", "wrk errors", "lower")],
+                needs="gunicorn", python=runner.DEBIAN_PYTHON, timeout=180)
+    case.driver = lambda c: gunicorn_driver(2 if c.quick else 5)
+    return case
+
+
+def _multiseed(procs):
+    return Case(f"seed-{procs}p", f"{procs} processes of the seed's pool (T=256) started together "
+                "by multiprocessing (fork) on 2 CPUs, 20,000 tasks in all",
+                "multiseed.py", lambda c: [procs, 20_000, 256, 1000, 0.0001],
+                lambda c: [procs, 4000, 256, 1000, 0.0001],
+                Metric("tasks_per_s", "tasks/s, all processes"), None,
+                [Metric("slowest_tasks_per_s", "slowest process's tasks/s")], cpus=2, timeout=300)
+
+
 CASES = [
+    _gunicorn(),
+    _multiseed(2),
+    _multiseed(4),
+    Case("seed-taskset", "the seed's pool (T=256, 10,000 tasks) twice at once: one process "
+         "confined to the first CPU (as taskset -c does), one free, on 2 CPUs",
+         "tasksetpair.py", lambda c: [10_000, 256, 1000, 0.0001],
+         lambda c: [3000, 256, 1000, 0.0001],
+         Metric("tasks_per_s", "tasks/s, both"), None,
+         [Metric("taskset_tasks_per_s", "confined process's tasks/s"),
+          Metric("free_tasks_per_s", "free process's tasks/s")], cpus=2, timeout=300),
     Case("cpu-64t", "a pure-CPU pool of 64 plain threads (fixed work)", "cpupool.py",
          lambda c: [20_000_000, 64, "-"], lambda c: [3_000_000, 64, "-"],
          Metric("msteps_per_s", "Msteps/s"), None, [FUTEX], futex=True),
@@ -135,6 +197,9 @@ CASES = [
     Case("hashlib-4t", "4 threads hashing 8 MiB buffers (SHA-256 releases the GIL)",
          "hashpool.py", lambda c: [200, 4, "-"], lambda c: [32, 4, "-"],
          Metric("mib_per_s", "MiB/s")),
+    Case("read64k-1t", "1 thread of 64 KiB os.preadv from the page cache", "read64k.py",
+         lambda c: [80_000, 1, c.data], lambda c: [12_000, 1, c.data],
+         Metric("reads_per_s", "reads/s"), data=True),
     Case("read64k-4t", "4 threads of 64 KiB os.preadv from the page cache", "read64k.py",
          lambda c: [80_000, 4, c.data], lambda c: [12_000, 4, c.data],
          Metric("reads_per_s", "reads/s"), data=True),
@@ -163,23 +228,27 @@ CASES = [
           Metric("p1_ops_per_s", "turned thread's brief holds/s")]),
 ]
 SEED = "seed"
-ALL = [SEED] + [c.name for c in CASES]
+SEED_CALLGRIND = "seed-callgrind"
+ALL = [SEED] + [c.name for c in CASES] + [SEED_CALLGRIND]
 BY_NAME = {c.name: c for c in CASES}
 
 
 # ---- packages -------------------------------------------------------------
 
-_APT = {"wrk": "wrk", "numpy": "python3-numpy"}
+_APT = {"wrk": "wrk", "numpy": "python3-numpy", "gunicorn": "gunicorn python3-flask wrk"}
 _updated = []
 
 
 def have(need):
     if need == "wrk":
         return shutil.which("wrk") is not None
-    if need == "numpy":
+    if need in ("numpy", "gunicorn"):
         if not os.access(runner.DEBIAN_PYTHON, os.X_OK):
             return False
-        return subprocess.run([runner.DEBIAN_PYTHON, "-c", "import numpy"], env=runner.clean_env(),
+        if need == "gunicorn" and not shutil.which("wrk"):
+            return False
+        mods = "numpy" if need == "numpy" else "gunicorn, flask"
+        return subprocess.run([runner.DEBIAN_PYTHON, "-c", f"import {mods}"], env=runner.clean_env(),
                               capture_output=True, timeout=60).returncode == 0
     return True
 
@@ -200,7 +269,7 @@ def ensure(need):
         subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
         _updated.append(True)
     runner.progress(f"# apt-get install -y {pkg}")
-    cp = subprocess.run(["apt-get", "install", "-y", "-qq", pkg], env=env,
+    cp = subprocess.run(["apt-get", "install", "-y", "-qq"] + pkg.split(), env=env,
                         capture_output=True, text=True, timeout=900)
     if cp.returncode != 0 or not have(need):
         runner.progress(f"# could not install {pkg}: {cp.stderr.strip()[-500:]}")
@@ -261,7 +330,8 @@ def run_case(case, ctx, sides, pairs, futex, log_dir=None, index=""):
             count[0] += 1
             env["BETAPOOL_LOG"] = os.path.join(log_dir, f"{case.name}-{side.name}-{count[0]}.jsonl")
         return runner.run(argv, side, futex=futex and case.futex, driver=driver, env_extra=env,
-                          timeout=case.timeout)
+                     timeout=case.timeout, pin_cpu=pin)
+    pin = set(sorted(os.sched_getaffinity(0))[:case.cpus]) if case.cpus else None
 
     def show(rnd, side, r):
         t = case.throughput
@@ -355,6 +425,9 @@ def main(args):
                         continue
                     summary += seed_summary_rows(records)
                     continue
+                if name == SEED_CALLGRIND:
+                    summary += seed_callgrind_rows(args, sides, results, index)
+                    continue
                 case = BY_NAME[name]
                 runner.progress(f"[{index}{name}] {case.title}")
                 if not ensure(case.needs):
@@ -410,3 +483,34 @@ def run_seed(args, sides, pairs, results):
                          sweep_threads, sweep_rounds, pairs, args.markdown, res)
     results["seed"] = res
     return records
+
+
+def seed_callgrind_rows(args, sides, results, index):
+    """The seed's workload under callgrind, once per side: instructions per
+    task of every thread but the shim's own, and the shim's own apart (its
+    work is per tick of time, which valgrind slows some 50 times)."""
+    tasks = 600 if args.quick else 3000
+    runner.progress(f"[{index}{SEED_CALLGRIND}] the seed's workload T=256, {tasks} tasks, under "
+                    "valgrind --tool=callgrind, PYTHONHASHSEED=0")
+    if not callgrind.ensure_valgrind():
+        results["skipped"][SEED_CALLGRIND] = "needs valgrind"
+        return [[SEED_CALLGRIND, "-", "skipped: needs valgrind", "-", "-", "-", "-"]]
+    counts = {}
+    try:
+        for side in sides:
+            counts[side.name] = callgrind.seed_count(args.python, side, tasks, 256)
+            runner.progress(f"  [{SEED_CALLGRIND}] {side.name}: "
+                            f"{counts[side.name]['python_threads'] / tasks:,.0f} instructions per task")
+    except (runner.RunError, subprocess.TimeoutExpired) as e:
+        results["failed"][SEED_CALLGRIND] = str(e)
+        return [[SEED_CALLGRIND, "-", "FAILED (see stderr)", "-", "-", "-", "-"]]
+    results[SEED_CALLGRIND] = counts
+    stock = counts["stock"]["python_threads"]
+    rows = []
+    for side in sides[1:]:
+        c = counts[side.name]
+        rows.append([f"{SEED_CALLGRIND} T=256", side.name,
+                     f"instructions per task: {stock / tasks:,.0f} → {c['python_threads'] / tasks:,.0f} "
+                     f"({c['python_threads'] / stock:.3f})", "-", "-", "-",
+                     f"the shim's own thread: {c['shim_thread'] / tasks:,.0f} per task"])
+    return rows

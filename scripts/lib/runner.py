@@ -109,7 +109,8 @@ def run(argv, side, *, pin_cpu=None, futex=False, timeout=300, driver=None, env_
     JSON report with wall_s (around the child, start-up and exit included),
     cpu_s, ctx, ctx_voluntary, ctx_involuntary and, with futex, futex.
 
-    pin_cpu: run the child on that one CPU (sched_setaffinity before exec).
+    pin_cpu: run the child on that one CPU, or on that set of CPUs
+    (sched_setaffinity before exec).
     driver: for a workload that prints 'ready {...}' and then serves until its
     stdin closes: called with that info, returns figures to merge in (e.g.
     wrk's); the child's stdin is closed after it returns."""
@@ -123,7 +124,7 @@ def run(argv, side, *, pin_cpu=None, futex=False, timeout=300, driver=None, env_
     def preexec():
         os.setsid()            # its own group: a timeout kills it and its children
         if pin_cpu is not None:
-            os.sched_setaffinity(0, {pin_cpu})
+            os.sched_setaffinity(0, pin_cpu if isinstance(pin_cpu, (set, frozenset)) else {pin_cpu})
 
     timed_out = []
     extra = {}

@@ -1,5 +1,6 @@
 """Shared helpers for the integration tests: where the library is, which
 Pythons this machine has, and running a program under the shim."""
+import atexit
 import glob
 import json
 import os
@@ -91,11 +92,27 @@ def absent_reason(label):
 DEFAULT_ENV = {}
 
 
+# The CPU registry of this test run (docs/affinity.md): the tests' processes
+# share CPUs with each other, not with whatever else runs under betapool on
+# the machine (another run of the suite, say), which would make a pin
+# depend on it. A test may give its processes one of their own.
+_registry = []
+
+
+def test_registry():
+    if not _registry:
+        d = tempfile.mkdtemp(prefix="betapool-registry-")
+        atexit.register(shutil.rmtree, d, True)
+        _registry.append(os.path.join(d, "cpus"))
+    return _registry[0]
+
+
 def shim_env(extra=None, preload=True):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BETAPOOL_")}
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = " ".join([LIB] + PRELOAD_AFTER)
+        env["BETAPOOL_REGISTRY"] = test_registry()
         env.update(DEFAULT_ENV)
     if extra:
         env.update({k: str(v) for k, v in extra.items()})

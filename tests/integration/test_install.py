@@ -24,8 +24,10 @@ class TestInstall(common.ShimTestCase):
             for f in files:
                 found.setdefault(f, os.path.join(root, f))
         for name in ("libbetapool.so", "betapool.h", "betapool.pc", "betapool", "__init__.py",
-                     "_where.py", "cli.py", "trace.py", "top.py"):
+                     "_where.py", "_schema.py", "cli.py", "trace.py", "top.py"):
             self.assertIn(name, found)
+        # the generated vocabulary beside the package that reads it
+        self.assertEqual(os.path.dirname(found["__init__.py"]), os.path.dirname(found["_schema.py"]))
         self.assertNotIn("betapool-log", found)     # the old name stays in the checkout only
         self.assertTrue(os.access(found["betapool"], os.X_OK))
         self.assertIn(os.sep + "bin" + os.sep, found["betapool"])

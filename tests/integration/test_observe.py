@@ -248,9 +248,16 @@ class TestObserve(ObserveCase):
                     # (none); on an idle machine the two are one. (Measured
                     # with a second test run alongside: 1 thread, 191 ms of
                     # loop CPU and 380 ms held; beta_io 0.40 against 0.57
-                    # from the CPU time alone.)
-                    self.assertGreaterEqual(got, out["truth_runq"] - 0.1, msg=why)
-                    self.assertLessEqual(got, out["truth"] + 0.1, msg=why)
+                    # from the CPU time alone.) Likewise a woken sleeper's
+                    # wait for a CPU is outside the GIL: the sleeps' share
+                    # is at most truth_sleep_runq, which is truth on an idle
+                    # machine (measured with the other CPU busy: 32 threads,
+                    # beta_io 0.63 against a truth of 0.52). The lower bound
+                    # counts each sleep as asked, not as measured alone: the
+                    # measure alone ran 3x long in a moment of load (0.77 s
+                    # for 0.25 s asked) and put truth_runq above the truth.
+                    self.assertGreaterEqual(got, out["truth_lo"] - 0.1, msg=why)
+                    self.assertLessEqual(got, out["truth_sleep_runq"] + 0.1, msg=why)
                     if n == 1:
                         # Alone, the wall around the sleeps is the truth too.
                         self.assertGreaterEqual(got, out["truth_wall_runq"] - 0.1, msg=why)

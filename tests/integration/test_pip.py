@@ -107,7 +107,7 @@ class PipTest(unittest.TestCase):
         self.assertEqual(self.install.returncode, 0,
                          self.install.stdout[-3000:] + self.install.stderr[-3000:])
         pkg = os.path.join(self.site(), "betapool")
-        for name in ("__init__.py", "cli.py", "_where.py", "libbetapool.so", "trace.py", "top.py"):
+        for name in ("__init__.py", "cli.py", "_where.py", "_schema.py", "libbetapool.so", "trace.py", "top.py"):
             self.assertTrue(os.path.isfile(os.path.join(pkg, name)), name)
         with open(os.path.join(pkg, "libbetapool.so"), "rb") as f:
             self.assertEqual(f.read(4), b"\x7fELF")
@@ -211,17 +211,22 @@ class OneWheelTest(unittest.TestCase):
         present = [(label, py) for label, py in common.pythons() if py]
         installed = []
         borrowed_pip = None      # a venv's pip, for a Python without ensurepip
-        for label, py in common.pythons():
+
+        def has_ensurepip(py):
+            return py is not None and subprocess.run(
+                [py, "-c", "import ensurepip"], capture_output=True, timeout=60).returncode == 0
+        # Pythons with their own pip first, so one of theirs can serve the rest.
+        order = sorted(common.pythons(), key=lambda lp: not has_ensurepip(lp[1]))
+        for label, py in order:
             with self.subTest(python=label):
                 if py is None:
                     self.skipTest(f"{label} is not installed on this machine")
                 venv = os.path.join(self.dir, "venv-" + label)
-                own_pip = subprocess.run([py, "-c", "import ensurepip"], capture_output=True,
-                                         timeout=60).returncode == 0
+                own_pip = has_ensurepip(py)
                 if own_pip:
                     self.run_ok([py, "-m", "venv", venv])
                     pip = [os.path.join(venv, "bin", "python"), "-m", "pip"]
-                    borrowed_pip = pip      # the newest Python's, of those listed so far
+                    borrowed_pip = pip      # the last of them: pyenv's newest, if present
                 python = os.path.join(venv, "bin", "python")
                 install = ["install", "--no-index", "--no-deps", "--no-cache-dir",
                            "--disable-pip-version-check"]
@@ -254,7 +259,7 @@ class OneWheelTest(unittest.TestCase):
                 installed.append(label)
         with open(self.wheel, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
-        self.assertEqual(installed, [label for label, _ in present])
+        self.assertEqual(sorted(installed), sorted(label for label, _ in present))
 
 
 if __name__ == "__main__":

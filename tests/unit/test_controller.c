@@ -1,6 +1,7 @@
 /* The controller as a pure function: feed it intervals, read its decisions
  * on K, the gate and the CPU. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "controller.h"
@@ -252,10 +253,20 @@ Test(gate, off_never_shuts)
 
 /* One interval of 100 ms in which Python threads used `cpu` ms of CPU, `held`
  * of them holding the GIL, with `waiting` threads waiting for it on average. */
+static struct bp_interval aff_in(int pinned, uint64_t cpu, uint64_t held, double waiting, double others)
+{
+    /* Two CPUs, both kept `others` busy by other processes, held by nobody,
+     * no registry (the process decides alone). */
+    struct bp_interval in = {.span_ns = 100 * MS, .cpu_ns = cpu * MS, .held_ns = held * MS, .waiting = waiting,
+                             .pinned = pinned, .others = others, .ncpus = 2};
+    in.cpus[0] = (struct bp_cpu_view){.cpu = 0, .others = others};
+    in.cpus[1] = (struct bp_cpu_view){.cpu = 1, .others = others};
+    return in;
+}
+
 static enum bp_pin_action aff(int pinned, uint64_t cpu, uint64_t held, double waiting, double others)
 {
-    struct bp_interval in = {.span_ns = 100 * MS, .cpu_ns = cpu * MS, .held_ns = held * MS, .waiting = waiting,
-                             .pinned = pinned, .others = others};
+    struct bp_interval in = aff_in(pinned, cpu, held, waiting, others);
     return bp_decide(&ctl, &in).pin;
 }
 
@@ -328,8 +339,10 @@ Test(decision, a_cpu_pool_gets_k_down_the_gate_shut_and_a_pin_in_one_interval)
 {
     start(2, 8, 3, 0.2);
     ctl.k = 8;
-    struct bp_interval in = {.span_ns = 100 * MS, .beta_io = 0.02, .demand = 62, .forced = 20,
-                             .cpu_ns = 100 * MS, .held_ns = 97 * MS, .waiting = 62};
+    struct bp_interval in = aff_in(0, 100, 97, 62, 0.0);
+    in.beta_io = 0.02;
+    in.demand = 62;
+    in.forced = 20;
     struct bp_decision d = bp_decide(&ctl, &in);
     cr_expect_eq(d.action, ACTION_VETO);
     cr_expect_eq(d.k_before, 8);
@@ -350,16 +363,21 @@ Test(decision, action_names_cover_every_action)
 
 /* ---- where a pin goes, and standing down ---- */
 
-Test(affinity, a_pin_goes_to_the_least_busy_cpu_else_the_last_one)
+Test(affinity, a_pin_goes_to_the_least_busy_free_cpu_else_the_last_one)
 {
     start(2, 8, 3, 0.2);
-    struct bp_interval in = {.span_ns = 100 * MS, .cpu_ns = 100 * MS, .held_ns = 90 * MS, .waiting = 40,
-                             .least_cpu = 3, .last_cpu = 7};
+    struct bp_interval in = aff_in(0, 100, 90, 40, 0.0);
+    in.ncpus = 4;
+    for (int i = 0; i < 4; i++)
+        in.cpus[i] = (struct bp_cpu_view){.cpu = 2 * i + 1, .others = 0.2 - 0.01 * i};
+    in.cpus[3].holder = 77; /* the least busy, but held */
     struct bp_decision d = bp_decide(&ctl, &in);
     cr_expect_eq(d.pin, PIN_PIN);
-    cr_expect_eq(d.pin_cpu, 3);
+    cr_expect_eq(d.pin_cpu, 5);
     start(2, 8, 3, 0.2);
-    in.least_cpu = -1; /* the loads unknown */
+    for (int i = 0; i < 4; i++)
+        in.cpus[i].others = 0.0; /* the loads unknown */
+    in.cpus[3].holder = 0;
     d = bp_decide(&ctl, &in);
     cr_expect_eq(d.pin, PIN_PIN);
     cr_expect_eq(d.pin_cpu, 7);
@@ -369,6 +387,89 @@ Test(affinity, a_pin_goes_to_the_least_busy_cpu_else_the_last_one)
     d = bp_decide(&ctl, &in);
     cr_expect_eq(d.pin, PIN_STAY);
     cr_expect_eq(d.pin_cpu, -1);
+}
+
+/* ---- GIL affinity among processes: the registry's view ---- */
+
+Test(affinity, claims_the_free_cpu_and_says_who_holds_the_other)
+{
+    start(2, 8, 3, 0.2);
+    struct bp_interval in = aff_in(0, 100, 90, 40, 0.0);
+    in.coord = 1;
+    in.cpus[0].holder = 1234;
+    in.cpus[1].others = 0.1; /* busier, but free */
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.pin, PIN_PIN);
+    cr_expect_eq(d.pin_cpu, 1);
+    cr_expect(strstr(d.pin_reason, "claimed cpu 1; cpu 0 held by pid 1234") == d.pin_reason, "%s", d.pin_reason);
+}
+
+Test(affinity, never_doubles_up_when_every_cpu_is_held)
+{
+    start(2, 8, 1, 0.2);
+    for (int i = 0; i < 20; i++) {
+        struct bp_interval in = aff_in(0, 100, 90, 40, 0.0);
+        in.coord = 1;
+        in.cpus[0].holder = 11;
+        in.cpus[1].holder = 22;
+        struct bp_decision d = bp_decide(&ctl, &in);
+        cr_expect_eq(d.pin, PIN_STAY);
+        cr_expect(strstr(d.pin_reason, "every usable cpu is held (cpu 0 held by pid 11, cpu 1 by pid 22)") != NULL,
+                  "%s", d.pin_reason);
+    }
+    /* One of them goes: its CPU is claimed at once. */
+    struct bp_interval in = aff_in(0, 100, 90, 40, 0.0);
+    in.coord = 1;
+    in.cpus[0].holder = 11;
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.pin, PIN_PIN);
+    cr_expect_eq(d.pin_cpu, 1);
+}
+
+Test(affinity, a_busy_registry_defers_the_pin_one_interval)
+{
+    start(2, 8, 1, 0.2);
+    struct bp_interval in = aff_in(0, 100, 90, 40, 0.0);
+    in.coord = 2;
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.pin, PIN_STAY);
+    cr_expect(strstr(d.pin_reason, "registry was busy") != NULL, "%s", d.pin_reason);
+    in.coord = 1;
+    cr_expect_eq(bp_decide(&ctl, &in).pin, PIN_PIN);
+}
+
+Test(affinity, not_gil_bound_says_so_before_the_cpus)
+{
+    start(2, 8, 1, 0.2);
+    struct bp_interval in = aff_in(0, 100, 90, 0.1, 0.0);
+    in.coord = 1;
+    in.cpus[0].holder = 11;
+    in.cpus[1].holder = 22;
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect(strstr(d.pin_reason, "not contended") != NULL, "%s", d.pin_reason);
+}
+
+Test(affinity, one_usable_cpu_gives_its_reason)
+{
+    struct bp_controller_params p = {.min = 2, .max = 8, .hysteresis = 1, .alpha = 0.2, .danger = 0.3, .gate = 1};
+    snprintf(p.no_affinity, sizeof p.no_affinity, "the cgroup's cpu.max allows 1.50 cpus");
+    bp_controller_init(&ctl, &p);
+    struct bp_interval in = aff_in(0, 100, 90, 40, 0.0);
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect_eq(d.pin, PIN_STAY);
+    cr_expect_str_eq(d.pin_reason, "the cgroup's cpu.max allows 1.50 cpus");
+}
+
+Test(affinity, a_pinned_process_stays_beside_unpinned_ones_under_betapool)
+{
+    /* Their load is not "others" (the monitor leaves it out): no unpin. */
+    start(2, 8, 1, 0.2);
+    for (int i = 0; i < 10; i++) {
+        struct bp_interval in = aff_in(1, 100, 90, 40, 0.05);
+        in.coord = 1;
+        in.cpus[1].holder = 22;
+        cr_expect_eq(bp_decide(&ctl, &in).pin, PIN_STAY);
+    }
 }
 
 Test(decision, standing_down_opens_the_gate_and_ends_a_pin)
