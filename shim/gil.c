@@ -82,6 +82,9 @@ void bp_gil_note_cond_destroy(void *c)
 void bp_gil_note_cond_init(void *c)
 {
     char *base = c;
+    /* A free-threaded build is observed only: its GIL is never followed. */
+    if (atomic_load_explicit(&bp_gil.disabled, memory_order_relaxed))
+        return;
     if (!recently_initialised(base + BP_GIL_MUTEX_OFFSET) ||
         !recently_initialised(base + BP_GIL_SWITCH_MUTEX_OFFSET))
         return;
@@ -154,8 +157,9 @@ void bp_gil_reset(void)
 
 const char *bp_gil_state(void)
 {
-    if (atomic_load(&bp_gil.disabled))
-        return "disabled";
+    int ft = atomic_load(&bp_gil.disabled);
+    if (ft)
+        return ft == BP_FT_GIL_ON ? "enabled" : "disabled";
     return atomic_load(&bp_gil.found) ? "found" : "not_found";
 }
 

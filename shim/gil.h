@@ -3,6 +3,7 @@
 #define BETAPOOL_GIL_H
 
 #include "common.h"
+#include "cpython.h" /* the GIL struct's layout: BP_GIL_*_OFFSET, BP_GIL_*_FROM_COND */
 #include "threads.h"
 
 struct bp_gil {
@@ -14,7 +15,7 @@ struct bp_gil {
     _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters), ever */
     _Atomic int others;            /* slots of bp_gil_others in use or used (the hooks look that far) */
     _Atomic int others_untracked;  /* more GILs than bp_gil_others holds */
-    _Atomic int disabled;          /* a free-threaded CPython without a GIL */
+    _Atomic int disabled;          /* a free-threaded CPython: BP_FT_GIL_OFF or BP_FT_GIL_ON */
     _Atomic int layout_checks;     /* takes still to verify (see gil.c) */
     _Atomic int layout_failed;
 };
@@ -26,10 +27,8 @@ extern struct bp_gil bp_gil BP_HIDDEN;
 #define BP_OTHER_GILS 16
 extern _Atomic(void *) bp_gil_others[BP_OTHER_GILS] BP_HIDDEN;
 void bp_gil_note_cond_destroy(void *c) BP_HIDDEN;
-/* Offset of the GIL struct's `locked` flag from its cond (x86-64 glibc):
- * interval, last_holder, locked, switch_number, then cond. */
-#define BP_GIL_LOCKED_FROM_COND (-16)
-#define BP_GIL_SWITCH_NUMBER_FROM_COND (-8)
+/* bp_gil.disabled: a free-threaded build, observed only (gil_check.c). */
+enum { BP_FT_NONE = 0, BP_FT_GIL_OFF = 1, BP_FT_GIL_ON = 2 };
 /* The thread that took the GIL last (it holds it, or held it last), for
  * the priority: a favoured waiter cuts its wait only behind a computing
  * holder, one that is not brief. Written at every completed take. */
@@ -41,15 +40,11 @@ void bp_gil_forget(void) BP_HIDDEN;
 /* After a take completed (unlock(SM) by the new holder), CPython's own
  * `locked` flag must be set; returns 0 when the layout is refuted. */
 int bp_gil_check_take(void) BP_HIDDEN;
-#define BP_GIL_MUTEX_OFFSET 48
-/* SC: never followed (nothing is learned from it), but create_gil inits it
- * right after C: a cond init there is not the GIL's. */
-#define BP_GIL_SWITCH_COND_OFFSET 88
-#define BP_GIL_SWITCH_MUTEX_OFFSET 136
 void bp_gil_note_mutex_init(void *m) BP_HIDDEN;
 void bp_gil_note_cond_init(void *c) BP_HIDDEN;
 void bp_gil_reset(void) BP_HIDDEN;
-/* "found", "not_found" or "disabled" (free-threaded), as the log says. */
+/* "found", "not_found", or for a free-threaded build "disabled" (its GIL
+ * off) or "enabled" (on), as the log says. */
 const char *bp_gil_state(void) BP_HIDDEN;
 
 enum bp_gil_step {

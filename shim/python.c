@@ -65,6 +65,14 @@ void bp_python_detect(void)
         python_entry("PyThread_start_joinable_thread", (void *)bp_own_start_joinable_thread) &&
         dlsym(RTLD_DEFAULT, "PyThread_start_joinable_thread") == (void *)bp_own_start_joinable_thread;
     snprintf(bp_python.version, sizeof bp_python.version, "unknown");
+    /* A free-threaded build (3.13t+) is observed only, from its start: its
+     * GIL is never claimed (gil.c), so nothing is followed before the
+     * shim's thread looks (gil_check.c). The flag is static data, read
+     * here where dlsym is allowed. */
+    struct bp_cpython_view v;
+    bp_cpython_read(dlsym(RTLD_DEFAULT, "_PyRuntime"), &v);
+    if (v.free_threaded)
+        atomic_store(&bp_gil.disabled, BP_FT_GIL_OFF);
 }
 
 /* A symbol of the Python image, as that image defines it (never our own
@@ -170,68 +178,40 @@ void bp_python_read_version(void)
     }
 }
 
-/* Returns 2 when the offsets confirm the GIL, 1 when there is nothing to
- * compare with, 0 when they refute it.
- *
- * CPython 3.13 publishes the offsets of its own structures at the start of
- * _PyRuntime ("xdebugpy"), for debuggers. betapool reads the few it needs:
- * whether the build is free-threaded, and where the main interpreter's GIL
- * is. Only the 3.13 layout of that table is known here; other versions
- * pass (the runtime check of the first takes still applies). */
-struct debug_offsets_313 {
-    char cookie[8];
-    uint64_t version;
-    uint64_t free_threaded;
-    struct {
-        uint64_t size, finalizing, interpreters_head;
-    } runtime_state;
-    struct {
-        uint64_t size, id, next, threads_head, gc, imports_modules, sysdict, builtins, ceval_gil,
-            gil_runtime_state, gil_runtime_state_enabled, gil_runtime_state_locked, gil_runtime_state_holder;
-    } interpreter_state;
-};
+/* CPython's own debug offsets (3.13+, cpython.h), read once the GIL is
+ * found or the first tick passed; the view is kept for
+ * bp_python_gil_enabled, which reads only the main interpreter's GIL
+ * struct: static memory inside _PyRuntime, never freed. */
+static struct bp_cpython_view view;
 
-int bp_python_cross_check(void *gil_cond, int *free_threaded, char *why, size_t n)
+void bp_python_cross_check(void *gil_cond, struct bp_python_layout *out, char *why, size_t n)
 {
-    *free_threaded = 0;
+    memset(out, 0, sizeof *out);
+    out->verdict = BP_LAYOUT_UNCHECKED;
+    out->gil_enabled = -1;
     const char *rt = dlsym(RTLD_DEFAULT, "_PyRuntime");
     if (!rt)
-        rt = bp_python_symbol("_PyRuntime");
-    if (!rt || memcmp(rt, "xdebugpy", 8) != 0)
-        return 1; /* before 3.13: nothing to compare with */
-    struct debug_offsets_313 d;
-    memcpy(&d, rt, sizeof d);
-    if ((d.version >> 16) != 0x030d)
-        return 1;
-    *free_threaded = d.free_threaded != 0;
-    if (*free_threaded || !gil_cond)
-        return 1;
-    if (d.runtime_state.interpreters_head >= d.runtime_state.size) {
-        snprintf(why, n, "debug offsets out of range");
-        return 0;
+        rt = bp_python_symbol("_PyRuntime"); /* a libpython loaded RTLD_LOCAL */
+    bp_cpython_read(rt, &view);
+    if (!view.has_offsets)
+        return; /* before 3.13: nothing to compare with */
+    out->minor = view.minor;
+    out->free_threaded = view.free_threaded;
+    if (!view.layout) {
+        out->unknown_version = 1;
+        snprintf(why, n, "CPython %u.%u's debug offsets are not known to betapool", view.major, view.minor);
+        /* Its free_threaded flag is still read: the table's first fields
+         * are the same in every version. */
+        return;
     }
-    const char *interp;
-    memcpy(&interp, rt + d.runtime_state.interpreters_head, sizeof interp);
-    /* The newest interpreter is at the head; the main one is the last. */
-    for (int hops = 0; interp && hops < 64; hops++) {
-        const char *next;
-        memcpy(&next, interp + d.interpreter_state.next, sizeof next);
-        if (!next)
-            break;
-        interp = next;
-    }
-    if (!interp) {
-        snprintf(why, n, "no interpreter yet");
-        return 1;
-    }
-    const char *gil;
-    memcpy(&gil, interp + d.interpreter_state.ceval_gil, sizeof gil);
-    const char *locked = gil + (d.interpreter_state.gil_runtime_state_locked -
-                                d.interpreter_state.gil_runtime_state);
-    if (locked != (const char *)gil_cond + BP_GIL_LOCKED_FROM_COND) {
-        snprintf(why, n, "CPython's debug offsets put the GIL's lock flag at %p, betapool expected %p",
-                 (const void *)locked, (const void *)((const char *)gil_cond + BP_GIL_LOCKED_FROM_COND));
-        return 0;
-    }
-    return 2;
+    if (!bp_cpython_locate(rt, &view, why, n))
+        return;
+    out->gil_enabled = bp_cpython_gil_enabled(&view);
+    if (!out->free_threaded)
+        out->verdict = bp_cpython_check_cond(&view, gil_cond, why, n);
+}
+
+int bp_python_gil_enabled(void)
+{
+    return bp_cpython_gil_enabled(&view);
 }

@@ -3,6 +3,7 @@
 #define BETAPOOL_PYTHON_H
 
 #include "common.h"
+#include "cpython.h"
 
 /* image.c: loaded images, read without the loader lock. */
 struct bp_image {
@@ -38,10 +39,21 @@ extern _Atomic int bp_python_waiting BP_HIDDEN;
 int bp_python_arrive(const void *addr, const char *where) BP_HIDDEN;
 /* shim.c: once per process, options, clock, log, the calling thread's record. */
 void bp_shim_activate(void) BP_HIDDEN;
-/* 3.13: CPython's own debug offsets. Returns 2 when they confirm the GIL
- * found, 1 when there is nothing to compare, 0 when they refute it; sets
- * *free_threaded. */
-int bp_python_cross_check(void *gil_cond, int *free_threaded, char *why, size_t n) BP_HIDDEN;
+/* What CPython's own debug offsets (3.13+) say of the GIL found (its cond,
+ * or NULL): the verdict, whether the build is free-threaded and, if so,
+ * whether its GIL is on; a version with offsets betapool does not know is
+ * left to the first takes (unknown_version). On the shim's own thread. */
+struct bp_python_layout {
+    enum bp_layout_verdict verdict;
+    int free_threaded;
+    int gil_enabled;     /* free-threaded: 1 on, 0 off, -1 not known */
+    int unknown_version; /* the offsets' layout is not in cpython.h */
+    unsigned minor;
+};
+void bp_python_cross_check(void *gil_cond, struct bp_python_layout *out, char *why, size_t n) BP_HIDDEN;
+/* After bp_python_cross_check located it: whether a free-threaded build's
+ * GIL is on now (1), off (0), or not known (-1). */
+int bp_python_gil_enabled(void) BP_HIDDEN;
 static inline int bp_in_python(const void *addr)
 {
     uintptr_t a = (uintptr_t)addr;

@@ -126,7 +126,8 @@ void bp_report_opening(uint64_t now)
     if (!start_written) {
         write_start(now);
         start_written = 1;
-        gil_note_written = atomic_load(&bp_gil.found);
+        /* A free-threaded build said what it is (gil_check.c). */
+        gil_note_written = atomic_load(&bp_gil.found) || atomic_load(&bp_gil.disabled);
         if (!gil_note_written && bp_python.arrived_running) {
             /* Recognised at a thread start: its GIL was made before. */
             bp_note("warning", "the GIL was not found: the Python image arrived after start and made its GIL "

@@ -70,6 +70,15 @@ def result_of(out):
     return found[-1].strip() if found else None
 
 
+# regrtest's count (3.11+): "Total tests: run=851 skipped=14" (the last one).
+TOTALS = re.compile(r"^Total tests: (.+?)\s*$", re.M)
+
+
+def totals_of(out):
+    found = TOTALS.findall(out)
+    return found[-1] if found else "no count"
+
+
 def passed(rc, out):
     return rc == 0 and result_of(out) == "SUCCESS"
 
@@ -201,8 +210,8 @@ class TestCPythonSuite(common.ShimTestCase):
             result = result_of(out)
             logs = summarise_logs(logdir)
             shutil.rmtree(logdir, ignore_errors=True)
-            print(f"\n  cpython suite {label}: {' '.join(present)}: exit {rc}, result {result}, "
-                  f"{took:.0f} s; logs {logs}", file=sys.stderr, end="")
+            print(f"\n  cpython suite {label}: {' '.join(present)}: exit {rc}, result {result} "
+                  f"({totals_of(out)}), {took:.0f} s; logs {logs}", file=sys.stderr, end="")
             with self.subTest(python=label, check="the shim acted in the test processes"):
                 self.assertGreater(logs["enforcing"], 0, f"{label}: no process logged mode auto: {logs}")
                 self.assertEqual(logs["gil_found"], logs["enforcing"],
