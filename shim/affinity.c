@@ -52,9 +52,22 @@ static int set_mask(pid_t tid, const cpu_set_t *set)
     return sched_setaffinity(tid, sizeof *set, set);
 }
 
+/* A thread that took a sub-interpreter's GIL computes in parallel with the
+ * main GIL's threads: it is never put on their CPU. */
 static int live_python(const struct bp_thread *t)
 {
-    return atomic_load_explicit(&t->state, memory_order_acquire) == SLOT_LIVE && t->python;
+    return atomic_load_explicit(&t->state, memory_order_acquire) == SLOT_LIVE && t->python &&
+           !atomic_load(&t->other_gil_seen);
+}
+
+/* A pinned thread gets the process's mask back (and may be pinned again
+ * later). */
+static void release_one(struct bp_thread *t)
+{
+    cpu_set_t now;
+    atomic_store(&t->aff, AFF_UNKNOWN);
+    if (mask_of(t->tid, &now) == 0 && CPU_EQUAL(&now, &bp_aff.pin))
+        set_mask(t->tid, &bp_aff.allowed);
 }
 
 /* A Python thread not yet looked at while pinned. Returns 1 if it moved. */
@@ -66,21 +79,18 @@ static int follow_one(struct bp_thread *t)
     if (CPU_EQUAL(&now, &bp_aff.allowed) || (t->inherit_pin && CPU_COUNT(&now) == 1)) {
         if (set_mask(t->tid, &bp_aff.pin) == 0) {
             atomic_store(&t->aff, AFF_PINNED);
+            /* It may have taken another GIL meanwhile (it sets its flag,
+             * then gives a pin back; here the pin, then the flag). */
+            if (atomic_load(&t->other_gil_seen)) {
+                release_one(t);
+                atomic_store(&t->aff, AFF_LEFT_ALONE);
+                return 0;
+            }
             return !CPU_EQUAL(&now, &bp_aff.pin);
         }
     }
     atomic_store(&t->aff, AFF_LEFT_ALONE);
     return 0;
-}
-
-/* A pinned thread gets the process's mask back (and may be pinned again
- * later). */
-static void release_one(struct bp_thread *t)
-{
-    cpu_set_t now;
-    atomic_store(&t->aff, AFF_UNKNOWN);
-    if (mask_of(t->tid, &now) == 0 && CPU_EQUAL(&now, &bp_aff.pin))
-        set_mask(t->tid, &bp_aff.allowed);
 }
 
 /* Every live Python thread not yet looked at under this pin. With

@@ -149,11 +149,13 @@ static inline int bp_policy_brief(uint64_t hold_ns, int asked_to_let_go)
 /* May this thread be parked at all? Only a computing one: its last hold
  * was long or ended because a waiter asked for the GIL. Never the main
  * thread, a thread CPython did not start, a thread before its first take,
- * or a thread that holds the GIL briefly and blocks outside it (a socket
- * handler parked behind computing threads waits up to the park bound). */
-static inline int bp_policy_parkable(int brief, int python, int main_thread, uint64_t takes)
+ * a thread that holds the GIL briefly and blocks outside it (a socket
+ * handler parked behind computing threads waits up to the park bound), or
+ * a thread that took a sub-interpreter's own GIL (other_gil: it computes
+ * in parallel with the main GIL's threads; the gate is the main GIL's). */
+static inline int bp_policy_parkable(int brief, int python, int main_thread, uint64_t takes, int other_gil)
 {
-    return !brief && python && !main_thread && takes > 0;
+    return !brief && python && !main_thread && takes > 0 && !other_gil;
 }
 
 /* Who holds the GIL, to a waiter. */

@@ -31,7 +31,8 @@ void bp_gate_after_fork_child(void) BP_HIDDEN;
 static inline int bp_gate_applies(const struct bp_thread *t)
 {
     return bp_policy_parkable(atomic_load_explicit(&t->brief, memory_order_relaxed), t->python, t->via == VIA_MAIN,
-                              atomic_load_explicit(&t->takes, memory_order_relaxed));
+                              atomic_load_explicit(&t->takes, memory_order_relaxed),
+                              atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed));
 }
 
 #endif

@@ -48,6 +48,37 @@ static int recently_initialised(void *m)
     return 0;
 }
 
+_Atomic(void *) bp_gil_others[BP_OTHER_GILS];
+
+static void note_other_gil(void *c)
+{
+    for (int i = 0; i < BP_OTHER_GILS; i++)
+        if (atomic_load_explicit(&bp_gil_others[i], memory_order_relaxed) == c)
+            return; /* re-created in place */
+    for (int i = 0; i < BP_OTHER_GILS; i++) {
+        void *free_slot = NULL;
+        if (atomic_compare_exchange_strong(&bp_gil_others[i], &free_slot, c)) {
+            int used = atomic_load(&bp_gil.others);
+            while (used < i + 1 && !atomic_compare_exchange_weak(&bp_gil.others, &used, i + 1))
+                ;
+            return;
+        }
+    }
+    atomic_fetch_add_explicit(&bp_gil.others_untracked, 1, memory_order_relaxed);
+}
+
+/* destroy_gil: a sub-interpreter's GIL is gone (its memory may become
+ * anything): stop following it. Nobody holds or waits for it now. */
+void bp_gil_note_cond_destroy(void *c)
+{
+    int n = atomic_load_explicit(&bp_gil.others, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        void *mine = c;
+        if (atomic_compare_exchange_strong(&bp_gil_others[i], &mine, NULL))
+            return;
+    }
+}
+
 void bp_gil_note_cond_init(void *c)
 {
     char *base = c;
@@ -68,8 +99,12 @@ void bp_gil_note_cond_init(void *c)
     if (known != NULL ||
         !atomic_compare_exchange_strong_explicit(&bp_gil.claimed, &unclaimed, 1, memory_order_acq_rel,
                                                  memory_order_relaxed)) {
-        /* A second GIL: a sub-interpreter with its own. Left alone. */
+        /* A second GIL: a sub-interpreter with its own. Followed as
+         * another GIL while the main one is (never after a failed layout
+         * check: the same layout). */
         atomic_fetch_add_explicit(&bp_gil.foreign_gils, 1, memory_order_relaxed);
+        if (known != NULL)
+            note_other_gil(c);
         return;
     }
     atomic_store_explicit(&bp_gil.mutex, base + BP_GIL_MUTEX_OFFSET, memory_order_relaxed);
@@ -110,6 +145,10 @@ void bp_gil_reset(void)
     bp_gil_forget();
     atomic_store(&bp_gil.claimed, 0);
     atomic_store(&bp_gil.foreign_gils, 0);
+    for (int i = 0; i < BP_OTHER_GILS; i++)
+        atomic_store(&bp_gil_others[i], NULL);
+    atomic_store(&bp_gil.others, 0);
+    atomic_store(&bp_gil.others_untracked, 0);
     atomic_store(&bp_gil.disabled, 0);
     atomic_store(&bp_gil.layout_failed, 0);
     for (int i = 0; i < RECENT; i++)

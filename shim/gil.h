@@ -12,12 +12,21 @@ struct bp_gil {
     _Atomic(void *) switch_mutex;  /* SM = C + 136 */
     _Atomic int found;
     _Atomic int claimed;           /* one GIL is (being) followed: see gil.c */
-    _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters) */
+    _Atomic int foreign_gils;      /* more GILs seen (sub-interpreters), ever */
+    _Atomic int others;            /* slots of bp_gil_others in use or used (the hooks look that far) */
+    _Atomic int others_untracked;  /* more GILs than bp_gil_others holds */
     _Atomic int disabled;          /* a free-threaded CPython: BP_FT_GIL_OFF or BP_FT_GIL_ON */
     _Atomic int layout_checks;     /* takes still to verify (see gil.c) */
     _Atomic int layout_failed;
 };
 extern struct bp_gil bp_gil BP_HIDDEN;
+/* The conds of the other GILs followed (NULL: a free slot): sub-interpreters
+ * with a GIL of their own (3.12+), learned at their create_gil, forgotten
+ * at their destroy_gil. Their threads' takes and drops follow the same
+ * rules; the gate, the priority and affinity act on the main GIL only. */
+#define BP_OTHER_GILS 16
+extern _Atomic(void *) bp_gil_others[BP_OTHER_GILS] BP_HIDDEN;
+void bp_gil_note_cond_destroy(void *c) BP_HIDDEN;
 /* bp_gil.disabled: a free-threaded build, observed only (gil_check.c). */
 enum { BP_FT_NONE = 0, BP_FT_GIL_OFF = 1, BP_FT_GIL_ON = 2 };
 /* The thread that took the GIL last (it holds it, or held it last), for

@@ -54,7 +54,8 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
                               : atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
             bp_phase_set(t, PH_HELD, at);
             t->hold_start_ns = at;
-            atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
+            if (!t->gil_other)
+                atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             t->gil_step = atomic_load_explicit(&bp_gil.layout_checks, memory_order_relaxed) > 0 ? STEP_TAKEN_CHECK
@@ -78,7 +79,8 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
         } else if (ph == PH_HELD && t->gil_step == STEP_TAKEN_FREE) {
             /* The take that found everything free reached lock(SM): it
              * was one. */
-            atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
+            if (!t->gil_other)
+                atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             t->gil_step = STEP_NONE;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "affinity.h"
 #include "clock.h"
 #include "controller.h"
 #include "gate.h"
@@ -25,16 +26,6 @@
 
 _Atomic int bp_active;
 
-/* glibc's own aliases, bound directly: used only in the moment while
- * dlsym is being resolved and reaches back into a mutex (an interposed
- * allocator, say), when the real pointers are not known yet. */
-int bp_libc_mutex_lock(pthread_mutex_t *);
-int bp_libc_mutex_unlock(pthread_mutex_t *);
-int bp_libc_mutex_init(pthread_mutex_t *, const pthread_mutexattr_t *);
-__asm__(".symver bp_libc_mutex_lock, __pthread_mutex_lock@GLIBC_2.2.5");
-__asm__(".symver bp_libc_mutex_unlock, __pthread_mutex_unlock@GLIBC_2.2.5");
-__asm__(".symver bp_libc_mutex_init, __pthread_mutex_init@GLIBC_2.2.5");
-
 static inline int is_gil(const void *obj, _Atomic(void *) *which)
 {
     void *g = atomic_load_explicit(which, memory_order_relaxed);
@@ -45,10 +36,11 @@ static inline int is_gil(const void *obj, _Atomic(void *) *which)
 
 HOOK int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.mutex_init))
-        return bp_libc_mutex_init(m, attr);
     int r = bp_real.mutex_init(m, attr);
+    /* create_gil initialises the GIL's mutexes first: a Python that
+     * arrived after start is recognised here, in time to see its GIL made. */
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "pthread_mutex_init");
     if (atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
         bp_gil_note_mutex_init(m);
     return r;
@@ -56,13 +48,20 @@ HOOK int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 
 HOOK int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.cond_init))
-        return EAGAIN;
     int r = bp_real.cond_init(c, attr);
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "pthread_cond_init");
     if (r == 0 && atomic_load_explicit(&bp_active, memory_order_relaxed) && bp_in_python(CALLER()))
         bp_gil_note_cond_init(c);
     return r;
+}
+
+/* A sub-interpreter's GIL destroyed (destroy_gil): forget it. */
+HOOK int pthread_cond_destroy(pthread_cond_t *c)
+{
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.others, memory_order_relaxed)))
+        bp_gil_note_cond_destroy(c);
+    return bp_real.cond_destroy(c);
 }
 
 /* Threads in a wait the priority shortened (see favour()). */
@@ -81,53 +80,6 @@ static _Atomic int favoured_now;
 static inline uintptr_t gil_distance(const void *obj)
 {
     return (uintptr_t)obj - (uintptr_t)atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
-}
-
-/* The real functions the busiest hooks call, one load away: each starts as
- * a resolver of its own (a call that arrives before the constructor), which
- * puts the real function in its place once it is known. */
-static int mutex_lock_early(pthread_mutex_t *m);
-static int mutex_unlock_early(pthread_mutex_t *m);
-static int cond_signal_early(pthread_cond_t *c);
-static int (*_Atomic next_mutex_lock)(pthread_mutex_t *) = mutex_lock_early;
-static int (*_Atomic next_mutex_unlock)(pthread_mutex_t *) = mutex_unlock_early;
-static int (*_Atomic next_cond_signal)(pthread_cond_t *) = cond_signal_early;
-
-static __attribute__((noinline, cold)) int mutex_lock_early(pthread_mutex_t *m)
-{
-    bp_real_ensure();
-    if (!bp_real.mutex_lock)
-        return bp_libc_mutex_lock(m); /* dlsym is resolving and reached back in */
-    atomic_store_explicit(&next_mutex_lock, bp_real.mutex_lock, memory_order_relaxed);
-    return bp_real.mutex_lock(m);
-}
-
-static __attribute__((noinline, cold)) int mutex_unlock_early(pthread_mutex_t *m)
-{
-    bp_real_ensure();
-    if (!bp_real.mutex_unlock)
-        return bp_libc_mutex_unlock(m);
-    atomic_store_explicit(&next_mutex_unlock, bp_real.mutex_unlock, memory_order_relaxed);
-    return bp_real.mutex_unlock(m);
-}
-
-static __attribute__((noinline, cold)) int cond_signal_early(pthread_cond_t *c)
-{
-    bp_real_ensure();
-    if (!bp_real.cond_signal)
-        return EINVAL;
-    atomic_store_explicit(&next_cond_signal, bp_real.cond_signal, memory_order_relaxed);
-    return bp_real.cond_signal(c);
-}
-
-static inline int real_mutex_lock(pthread_mutex_t *m)
-{
-    return atomic_load_explicit(&next_mutex_lock, memory_order_relaxed)(m);
-}
-
-static inline int real_mutex_unlock(pthread_mutex_t *m)
-{
-    return atomic_load_explicit(&next_mutex_unlock, memory_order_relaxed)(m);
 }
 
 /* CPython's own `locked` flag, stable while M is held: take_gil sets it and
@@ -150,12 +102,12 @@ static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthre
     if (!t->has_slot && bp_gate_applies(t) && bp_gate_enter(t, now))
         now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
     t->after_idle = 0;
-    if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
+    if (bp_real.mutex_trylock(m) == 0) {
         bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
         return 0;
     }
     bp_gil_take_rule(t, TAKE_CONTENDED, now);
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
 }
 
 /* lock(M) by a thread outside the GIL starts a take; by the holder, a
@@ -166,19 +118,20 @@ static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread
 {
     if (BP_LIKELY(m == atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed))) {
         if (atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE) {
+            t->gil_other = 0;
             if (atomic_load_explicit(&bp_gate.shut, memory_order_relaxed))
                 return take_begin_gated(t, m);
             t->after_idle = 0;
-            if (BP_LIKELY(bp_real.mutex_trylock != NULL) && bp_real.mutex_trylock(m) == 0) {
+            if (bp_real.mutex_trylock(m) == 0) {
                 bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
                 return 0;
             }
             bp_gil_take_rule(t, TAKE_CONTENDED, bp_now_ns());
-        } else {
+        } else if (!t->gil_other) {
             bp_gil_rule(t, EV_LOCK_MUTEX, bp_now_ns);
         }
     }
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
 }
 
 /* lock(SM) by a thread not holding the GIL: a take completes, or a drop's
@@ -187,7 +140,95 @@ static __attribute__((noinline)) int gil_switch_lock(struct bp_thread *t, pthrea
 {
     if (BP_LIKELY(m == atomic_load_explicit(&bp_gil.switch_mutex, memory_order_relaxed)))
         bp_gil_rule(t, EV_LOCK_SWITCH, bp_now_ns);
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
+}
+
+/* ---- the other GILs: sub-interpreters with their own ----
+ * The same take/drop rules, on the GIL a thread takes: its holds and waits
+ * count as holding and waiting, whichever GIL. A thread engaged with one
+ * GIL (taking, holding, dropping it) passes another's objects through. No
+ * gate, no priority, no layout check here: those are the main GIL's. */
+
+/* Which other GIL obj belongs to (its index + 1, 0: none), and whether it
+ * is that GIL's mutex or switch mutex (*d). */
+static inline int other_gil_of(const void *obj, uintptr_t *d)
+{
+    int n = atomic_load_explicit(&bp_gil.others, memory_order_relaxed);
+    for (int i = 0; i < n && i < BP_OTHER_GILS; i++) {
+        uintptr_t c = (uintptr_t)atomic_load_explicit(&bp_gil_others[i], memory_order_relaxed);
+        *d = (uintptr_t)obj - c;
+        if (c && (*d == BP_GIL_MUTEX_OFFSET || *d == BP_GIL_SWITCH_MUTEX_OFFSET))
+            return i + 1;
+    }
+    return 0;
+}
+
+static inline int other_gil_locked(int idx)
+{
+    const char *c = atomic_load_explicit(&bp_gil_others[idx - 1], memory_order_relaxed);
+    return c && *(const volatile int *)(const void *)(c + BP_GIL_LOCKED_FROM_COND) != 0;
+}
+
+/* A thread's first take of another GIL: from now on it computes beside the
+ * main GIL's threads. Flag first, then give a pin back: the monitor pins,
+ * then reads the flag (affinity.c), so one of the two sees the other. */
+static __attribute__((noinline, cold)) void first_other_take(struct bp_thread *t)
+{
+    atomic_store(&t->other_gil_seen, 1);
+    bp_affinity_release_self();
+    if (t->has_slot)
+        bp_gate_release(t);
+}
+
+static __attribute__((noinline)) int other_gil_lock(pthread_mutex_t *m)
+{
+    struct bp_thread *t = bp_self;
+    uintptr_t d;
+    int idx;
+    if (!t || !(idx = other_gil_of(m, &d)))
+        return bp_real.mutex_lock(m);
+    uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
+    if (d == BP_GIL_MUTEX_OFFSET) {
+        if (ph == PH_OUTSIDE) {
+            if (BP_UNLIKELY(!atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed)))
+                first_other_take(t);
+            t->gil_other = (uint8_t)idx;
+            t->after_idle = 0;
+            if (bp_real.mutex_trylock(m) == 0) {
+                bp_gil_take_rule(t, other_gil_locked(idx) ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
+                return 0;
+            }
+            bp_gil_take_rule(t, TAKE_CONTENDED, bp_now_ns());
+        } else if (t->gil_other == idx) {
+            bp_gil_rule(t, EV_LOCK_MUTEX, bp_now_ns);
+        }
+    } else if (ph != PH_HELD && t->gil_other == idx) {
+        bp_gil_rule(t, EV_LOCK_SWITCH, bp_now_ns);
+    }
+    return bp_real.mutex_lock(m);
+}
+
+static __attribute__((noinline)) int other_gil_unlock(pthread_mutex_t *m)
+{
+    struct bp_thread *t = bp_self;
+    uintptr_t d;
+    if (!t || t->gil_step == STEP_NONE || !t->gil_other || other_gil_of(m, &d) != t->gil_other)
+        return bp_real.mutex_unlock(m);
+    if (d == BP_GIL_MUTEX_OFFSET) {
+        if (t->gil_step == STEP_DROP_BEGIN && !other_gil_locked(t->gil_other))
+            bp_gil_rule(t, EV_GIL_RELEASED, bp_now_ns);
+        int r = bp_real.mutex_unlock(m);
+        bp_gil_rule(t, EV_UNLOCK_MUTEX, bp_now_ns);
+        return r;
+    }
+    uint8_t step = t->gil_step;
+    if (step == STEP_TAKEN_FREE || step == STEP_TAKEN_CHECK) {
+        bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns); /* counts the take; no layout check */
+        return bp_real.mutex_unlock(m);
+    }
+    int r = bp_real.mutex_unlock(m);
+    bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
+    return r;
 }
 
 HOOK int pthread_mutex_lock(pthread_mutex_t *m)
@@ -198,11 +239,14 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
         if (t) {
             if (d == BP_GIL_MUTEX_OFFSET)
                 return gil_mutex_lock(t, m);
-            if (d == BP_GIL_SWITCH_MUTEX_OFFSET && atomic_load_explicit(&t->phase, memory_order_relaxed) != PH_HELD)
+            if (d == BP_GIL_SWITCH_MUTEX_OFFSET && atomic_load_explicit(&t->phase, memory_order_relaxed) != PH_HELD &&
+                !t->gil_other)
                 return gil_switch_lock(t, m);
         }
+    } else if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.others, memory_order_relaxed))) {
+        return other_gil_lock(m);
     }
-    return real_mutex_lock(m);
+    return bp_real.mutex_lock(m);
 }
 
 /* An unlock of the GIL's mutexes while a take or a drop is under way.
@@ -214,11 +258,11 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 static __attribute__((noinline)) int gil_mutex_unlock(struct bp_thread *t, pthread_mutex_t *m)
 {
     if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed)))
-        return real_mutex_unlock(m);
+        return bp_real.mutex_unlock(m);
     if (t->gil_step == STEP_DROP_BEGIN && !gil_locked())
         bp_gil_rule(t, EV_GIL_RELEASED, bp_now_ns);
     int dropping = t->gil_step == STEP_DROPPING;
-    int r = real_mutex_unlock(m);
+    int r = bp_real.mutex_unlock(m);
     bp_gil_rule(t, EV_UNLOCK_MUTEX, bp_now_ns);
     if (dropping && BP_UNLIKELY(t->has_slot) && atomic_load_explicit(&t->phase, memory_order_relaxed) == PH_OUTSIDE)
         bp_gate_release(t); /* out of the GIL: its slot is free */
@@ -227,7 +271,7 @@ static __attribute__((noinline)) int gil_mutex_unlock(struct bp_thread *t, pthre
 
 static __attribute__((noinline)) int gil_switch_unlock_after(struct bp_thread *t, pthread_mutex_t *m)
 {
-    int r = real_mutex_unlock(m);
+    int r = bp_real.mutex_unlock(m);
     bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
     return r;
 }
@@ -235,7 +279,7 @@ static __attribute__((noinline)) int gil_switch_unlock_after(struct bp_thread *t
 static __attribute__((noinline)) int gil_switch_unlock(struct bp_thread *t, pthread_mutex_t *m)
 {
     if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.switch_mutex, memory_order_relaxed)))
-        return real_mutex_unlock(m);
+        return bp_real.mutex_unlock(m);
     uint8_t step = t->gil_step;
     if (step != STEP_TAKEN_FREE && step != STEP_TAKEN_CHECK)
         return gil_switch_unlock_after(t, m);
@@ -247,7 +291,7 @@ static __attribute__((noinline)) int gil_switch_unlock(struct bp_thread *t, pthr
     } else {
         bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
     }
-    return real_mutex_unlock(m);
+    return bp_real.mutex_unlock(m);
 }
 
 HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
@@ -255,14 +299,16 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
     uintptr_t d = gil_distance(m);
     if (BP_UNLIKELY(d < GIL_SPAN)) {
         struct bp_thread *t = bp_self;
-        if (t && t->gil_step != STEP_NONE) {
+        if (t && t->gil_step != STEP_NONE && !t->gil_other) {
             if (d == BP_GIL_MUTEX_OFFSET)
                 return gil_mutex_unlock(t, m);
             if (d == BP_GIL_SWITCH_MUTEX_OFFSET)
                 return gil_switch_unlock(t, m);
         }
+    } else if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.others, memory_order_relaxed))) {
+        return other_gil_unlock(m);
     }
-    return real_mutex_unlock(m);
+    return bp_real.mutex_unlock(m);
 }
 
 /* The GIL's cond is signalled by the holder's drop (and its switch cond by
@@ -273,9 +319,9 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
 HOOK int pthread_cond_signal(pthread_cond_t *c)
 {
     if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) &&
-        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed) && bp_real.cond_broadcast)
+        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed))
         return bp_real.cond_broadcast(c);
-    return atomic_load_explicit(&next_cond_signal, memory_order_relaxed)(c);
+    return bp_real.cond_signal(c);
 }
 
 /* The GIL priority's mechanics (who is favoured: bp_policy_favour).
@@ -331,9 +377,6 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
 
 HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.cond_timedwait))
-        return EINVAL;
     struct bp_thread *t;
     if (!is_gil(c, &bp_gil.cond) || !(t = bp_self))
         return bp_real.cond_timedwait(c, m, abstime);

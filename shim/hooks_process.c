@@ -20,30 +20,26 @@
  * These run in the child of vfork too, where nothing may be written. */
 HOOK int execve(const char *path, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execve ? bp_real.execve(path, argv, envp) : (errno = ENOSYS, -1);
+    return bp_real.execve(path, argv, envp);
 }
 
 HOOK int execv(const char *path, char *const argv[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execv ? bp_real.execv(path, argv) : (errno = ENOSYS, -1);
+    return bp_real.execv(path, argv);
 }
 
 HOOK int execvp(const char *file, char *const argv[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execvp ? bp_real.execvp(file, argv) : (errno = ENOSYS, -1);
+    return bp_real.execvp(file, argv);
 }
 
 HOOK int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     bp_affinity_release_self();
-    return bp_real.execvpe ? bp_real.execvpe(file, argv, envp) : (errno = ENOSYS, -1);
+    return bp_real.execvpe(file, argv, envp);
 }
 
 /* posix_spawn, system and popen start their child inside libc, out of
@@ -54,8 +50,6 @@ typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *, 
 static int spawn_unpinned(spawn_fn *fn, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    if (!fn)
-        return ENOSYS;
     int lent = bp_affinity_release_self();
     int r = fn(pid, path, actions, attr, argv, envp);
     if (lent)
@@ -66,22 +60,17 @@ static int spawn_unpinned(spawn_fn *fn, pid_t *pid, const char *path, const posi
 HOOK int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     return spawn_unpinned(bp_real.posix_spawn, pid, path, actions, attr, argv, envp);
 }
 
 HOOK int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    bp_real_ensure();
     return spawn_unpinned(bp_real.posix_spawnp, pid, file, actions, attr, argv, envp);
 }
 
 HOOK int system(const char *command)
 {
-    bp_real_ensure();
-    if (!bp_real.system)
-        return -1;
     int lent = bp_affinity_release_self();
     int r = bp_real.system(command);
     if (lent)
@@ -91,9 +80,6 @@ HOOK int system(const char *command)
 
 HOOK FILE *popen(const char *command, const char *type)
 {
-    bp_real_ensure();
-    if (!bp_real.popen)
-        return NULL;
     int lent = bp_affinity_release_self();
     FILE *r = bp_real.popen(command, type);
     if (lent)

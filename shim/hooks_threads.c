@@ -56,11 +56,13 @@ static void *thread_trampoline(void *arg)
 
 HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.pthread_create))
-        return EAGAIN;
     uint8_t via = start_via;
     start_via = 0;
+    /* A Python that arrived after start, seen starting a thread (its GIL
+     * made before betapool saw it: the log says so). */
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)) &&
+        !bp_python_arrive((const void *)fn, "pthread_create"))
+        bp_python_arrive(CALLER(), "pthread_create");
     if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
         return bp_real.pthread_create(th, attr, fn, arg);
     if (BP_UNLIKELY(bp_report_reopen_in_child()))
@@ -75,7 +77,9 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     t->start_arg = arg;
     struct bp_thread *self = bp_self;
     t->inherit_pin = self && atomic_load_explicit(&self->aff, memory_order_relaxed) == AFF_PINNED;
-    if (t->python)
+    /* In a host that loaded Python later, its own threads run the Python
+     * code (uWSGI's request threads): the first one starts the monitor. */
+    if (t->python || bp_python.late)
         bp_monitor_ensure();
     int rc = bp_real.pthread_create(th, attr, thread_trampoline, t);
     if (rc)
@@ -87,9 +91,9 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
  * only mark the pthread_create they are about to make. */
 HOOK unsigned long PyThread_start_new_thread(void (*func)(void *), void *arg)
 {
-    bp_real_ensure();
-    if (!bp_real.start_new_thread)
-        return (unsigned long)-1; /* PYTHREAD_INVALID_THREAD_ID */
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "PyThread_start_new_thread");
+    bp_python.hooked_start_new = 1;
     int outer = start_via == 0;
     if (outer)
         start_via = VIA_START_NEW_THREAD;
@@ -106,9 +110,9 @@ extern __typeof__(PyThread_start_new_thread) bp_own_start_new_thread
 
 HOOK int PyThread_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle)
 {
-    bp_real_ensure();
-    if (!bp_real.start_joinable_thread)
-        return -1;
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_python_waiting, memory_order_relaxed)))
+        bp_python_arrive(CALLER(), "PyThread_start_joinable_thread");
+    bp_python.hooked_start_joinable = 1;
     int outer = start_via == 0;
     if (outer)
         start_via = VIA_START_JOINABLE;
@@ -151,11 +155,6 @@ static inline void idle_end(struct bp_thread *t)
 
 HOOK int sem_wait(sem_t *s)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_wait)) {
-        errno = ENOSYS;
-        return -1;
-    }
     struct bp_thread *t = idle_begin(CALLER());
     int r = bp_real.sem_wait(s);
     idle_end(t);
@@ -164,11 +163,6 @@ HOOK int sem_wait(sem_t *s)
 
 HOOK int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_timedwait)) {
-        errno = ENOSYS;
-        return -1;
-    }
     struct bp_thread *t = idle_begin(CALLER());
     int r = bp_real.sem_timedwait(s, abstime);
     idle_end(t);
@@ -177,11 +171,6 @@ HOOK int sem_timedwait(sem_t *s, const struct timespec *abstime)
 
 HOOK int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
 {
-    bp_real_ensure();
-    if (BP_UNLIKELY(!bp_real.sem_clockwait)) {
-        errno = ENOSYS;
-        return -1;
-    }
     struct bp_thread *t = idle_begin(CALLER());
     int r = bp_real.sem_clockwait(s, clock, abstime);
     idle_end(t);

@@ -118,7 +118,7 @@ static void write_start(uint64_t now)
     emit(&j);
 }
 
-static int start_written, gil_note_written;
+static int start_written, gil_note_written, others_note_written;
 static _Atomic int restart_in_child; /* set in a fork child that may log */
 
 void bp_report_opening(uint64_t now)
@@ -128,11 +128,23 @@ void bp_report_opening(uint64_t now)
         start_written = 1;
         /* A free-threaded build said what it is (gil_check.c). */
         gil_note_written = atomic_load(&bp_gil.found) || atomic_load(&bp_gil.disabled);
-        if (!gil_note_written) {
+        if (!gil_note_written && bp_python.arrived_running) {
+            /* Recognised at a thread start: its GIL was made before. */
+            bp_note("warning", "the GIL was not found: the Python image arrived after start and made its GIL "
+                               "before betapool recognised the image: betapool observes threads only and "
+                               "throttles nothing");
+            gil_note_written = 1;
+        } else if (!gil_note_written) {
             bp_note("warning", "the GIL was not found (an unknown CPython?): betapool observes thread "
                                "starts only and throttles nothing");
             gil_note_written = 1;
         }
+    }
+    if (!others_note_written && atomic_load(&bp_gil.foreign_gils) > 0 && atomic_load(&bp_gil.found)) {
+        bp_note("info", "a sub-interpreter made a GIL of its own: each such GIL is followed on its own, and "
+                        "the threads that take one are never pinned with the main GIL's threads nor parked "
+                        "by its gate");
+        others_note_written = 1;
     }
     if (!gil_note_written && atomic_load(&bp_gil.found)) {
         bp_note("info", "the GIL was found after the start record");
@@ -162,6 +174,8 @@ static void thread_identity(struct bp_json *j, const struct bp_thread *t, const 
     bp_json_int(j, "tid", t->tid);
     bp_json_bool(j, "python", t->python);
     bp_json_str(j, "via", bp_via_name(t->via));
+    if (atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed))
+        bp_json_bool(j, "other_gil", 1);
     if (f)
         bp_json_figures(j, f);
 }

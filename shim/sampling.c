@@ -46,6 +46,8 @@ void bp_sample_lifetime(uint64_t start_ns, const struct bp_times *tm, uint64_t e
 
 enum bp_role bp_role_of(const struct bp_thread *t)
 {
+    if (atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed))
+        return ROLE_OTHER_GIL;
     if (t->python && t->via != VIA_MAIN)
         return atomic_load_explicit(&t->brief, memory_order_relaxed) ? ROLE_BRIEF : ROLE_WORKER;
     return t->via == VIA_MAIN ? ROLE_MAIN : ROLE_OTHER;
@@ -54,6 +56,8 @@ enum bp_role bp_role_of(const struct bp_thread *t)
 void bp_tally_add(struct bp_tally *tl, const struct bp_sample *s, enum bp_role role)
 {
     bp_figures_add(&tl->proc, &s->f);
+    if (role != ROLE_OTHER_GIL)
+        bp_figures_add(&tl->gil, &s->f);
     tl->forced += s->forced;
     tl->favoured += s->favoured;
     if (role == ROLE_WORKER || role == ROLE_BRIEF) {
@@ -72,7 +76,8 @@ double bp_average_waiting(const struct bp_figures *f, uint64_t span_ns)
 
 /* The controller's K and gate see the computing workers only: the main
  * thread and brief threads are never parked, and their sleeps or waits say
- * nothing about the others'. GIL affinity sees every Python thread. */
+ * nothing about the others'. GIL affinity sees every thread of the main
+ * GIL (not those that took a sub-interpreter's own: they are never pinned). */
 struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, const struct bp_cpus *cpus)
 {
     return (struct bp_interval){
@@ -81,9 +86,9 @@ struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, c
         .demand = bp_average_waiting(&tl->workers, span_ns),
         .forced = tl->workers_forced,
         .main_waiting = span_ns ? (double)tl->main_thread.wait_ns / (double)span_ns : 0.0,
-        .cpu_ns = tl->proc.cpu_ns,
-        .held_ns = tl->proc.held_ns,
-        .waiting = bp_average_waiting(&tl->proc, span_ns),
+        .cpu_ns = tl->gil.cpu_ns,
+        .held_ns = tl->gil.held_ns,
+        .waiting = bp_average_waiting(&tl->gil, span_ns),
         .pinned = cpus->pinned,
         .others = cpus->others < 0.0 ? 0.0 : cpus->others, /* loads unknown: no reason to move */
     };

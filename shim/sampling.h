@@ -36,6 +36,7 @@ enum bp_role {
     ROLE_WORKER,    /* a Python thread but the main one, computing */
     ROLE_BRIEF,     /* a Python thread but the main one, holding the GIL briefly */
     ROLE_MAIN,      /* the main thread */
+    ROLE_OTHER_GIL, /* it took a sub-interpreter's own GIL: the process's figures only, none of the main GIL's */
 };
 
 enum bp_role bp_role_of(const struct bp_thread *t) BP_HIDDEN;
@@ -43,6 +44,7 @@ enum bp_role bp_role_of(const struct bp_thread *t) BP_HIDDEN;
 /* One interval over every counted thread. */
 struct bp_tally {
     struct bp_figures proc, workers, main_thread;
+    struct bp_figures gil; /* the main GIL's threads: every counted one but ROLE_OTHER_GIL's */
     uint64_t forced, workers_forced, favoured;
     unsigned alive, waiting; /* counted live threads; of them, waiting for the GIL */
     struct bp_figures lives; /* the counted live threads over their lives so far */

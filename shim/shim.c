@@ -58,13 +58,19 @@ static void after_fork_child(void)
     bp_threads_after_fork_child(now);
 }
 
-__attribute__((constructor)) static void bp_init(void)
+/* Everything that makes betapool measure and act in a CPython process:
+ * options, clock, log, the calling thread's record. Once per process: from
+ * the constructor when Python is there at start, else from the hook that
+ * first sees a Python image that arrived later (python.c), on the thread
+ * that called into it - the Python image's own call (creating its GIL,
+ * say), never an allocator's. */
+static _Atomic int activation; /* 0: not yet, 1: under way, 2: done */
+
+void bp_shim_activate(void)
 {
-    bp_real_ensure();
-    bp_t0_ns = bp_now_ns();
-    bp_python_detect();
-    if (!bp_python.is_python)
-        return; /* not CPython: invisible */
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&activation, &expected, 1))
+        return;
     bp_options_load(env, warn_option);
     bp_clock_init(bp_opt(OPT_CLOCK) == CLOCKSEL_AUTO);
     if (bp_opt(OPT_VERBOSE))
@@ -72,15 +78,19 @@ __attribute__((constructor)) static void bp_init(void)
     if (bp_opt(OPT_MODE) == MODE_OFF) {
         if (bp_opt(OPT_VERBOSE))
             bp_say("mode off: every call passes through");
+        atomic_store(&activation, 2);
         return;
     }
     struct bp_thread *main_thread = bp_thread_reserve();
-    if (!main_thread)
+    if (!main_thread) {
+        atomic_store(&activation, 2);
         return;
+    }
+    uint64_t now = bp_now_ns();
     main_thread->python = 1;
     main_thread->via = VIA_MAIN;
     bp_self = main_thread;
-    bp_thread_begin(main_thread, bp_t0_ns);
+    bp_thread_begin(main_thread, bp_python.late ? now : bp_t0_ns);
     if (bp_options[OPT_LOG].value) {
         char used[600], err[700];
         if (bp_log_open(bp_options[OPT_LOG].path, used, sizeof used, err, sizeof err))
@@ -93,7 +103,6 @@ __attribute__((constructor)) static void bp_init(void)
                 bp_say("%s", msg);
         }
     }
-    pthread_atfork(NULL, NULL, after_fork_child);
     /* The gate starts open: the controller shuts it when parking pays. */
     bp_gate_configure(0, (int)bp_opt(OPT_MIN_WORKERS));
     if (bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_PRIORITY) == CHOICE_AUTO)
@@ -104,9 +113,33 @@ __attribute__((constructor)) static void bp_init(void)
     if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_AFFINITY) == CHOICE_AUTO &&
         !bp_aff.usable)
         bp_say("the process may run on one CPU only: affinity has nothing to do");
+    if (bp_python.late) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the Python image arrived after start (dlopen): betapool recognised it at %s "
+                 "and measures from there", bp_python.arrived_at);
+        bp_note("info", msg);
+    }
     atomic_store(&bp_active, 1);
+    atomic_store(&activation, 2);
     if (bp_opt(OPT_VERBOSE))
-        bp_say("python image found; measuring (mode %s)", bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);
+        bp_say("python image found%s; measuring (mode %s)", bp_python.late ? " after start" : "",
+               bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)]);
+}
+
+__attribute__((constructor)) static void bp_init(void)
+{
+    bp_real_ensure();
+    bp_t0_ns = bp_now_ns();
+    /* Registered in every process: a Python that arrives later is
+     * activated inside a hook, where registering would allocate. */
+    pthread_atfork(NULL, NULL, after_fork_child);
+    bp_python_detect();
+    if (!bp_python.is_python) {
+        /* Not CPython, yet: invisible until a Python image arrives. */
+        atomic_store(&bp_python_waiting, 1);
+        return;
+    }
+    bp_shim_activate();
 }
 
 __attribute__((destructor)) static void bp_fini(void)

@@ -83,6 +83,8 @@ struct bp_thread *bp_thread_reserve(void)
     atomic_store_explicit(&t->asked, 0, memory_order_relaxed);
     t->asked_seen = 0;
     t->gil_step = 0; /* no take or drop under way (gil.h) */
+    t->gil_other = 0;
+    atomic_store_explicit(&t->other_gil_seen, 0, memory_order_relaxed);
     atomic_store_explicit(&t->brief, 1, memory_order_relaxed); /* until a hold says otherwise */
     t->hold_start_ns = t->hold_ns = t->drop_ns = 0;
     t->has_slot = 0;

@@ -52,6 +52,13 @@ struct bp_thread {
     _Atomic uint32_t asked;    /* waiters' timeouts, favoured ones too, that asked it to let go */
     /* Owner-private: where the thread is inside a take or drop (gil.c). */
     uint8_t gil_step;       /* enum bp_gil_step */
+    /* Owner-private: the GIL of its current (or last) take: 0 the main
+     * interpreter's, i > 0 bp_gil_others[i - 1] (a sub-interpreter's own). */
+    uint8_t gil_other;
+    /* Set at its first take of another GIL, never cleared: it computes in
+     * parallel with the main GIL's threads, so it is never pinned with
+     * them nor parked by their gate (read by the monitor and affinity). */
+    _Atomic uint8_t other_gil_seen;
     /* Owner-private: how its last hold went (gil.c). A thread is brief
      * while its last hold was shorter than BP_BRIEF_HOLD_NS and ended of
      * its own accord: it is never parked, and it may be favoured. */

@@ -5,6 +5,9 @@ BETAPOOL_PACKAGES="meson ninja-build pkg-config gcc clang libcriterion-dev pytho
 # (clang 14's -fsanitize=fuzzer links libclang_rt.fuzzer-x86_64.a from here;
 # it is only a Recommends of clang-14). GCC's ASan/UBSan runtimes come with gcc.
 BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES libclang-rt-14-dev"
+# test_embed: uWSGI and its python3 plugin, which dlopens libpython3.11.so
+# after start (a Python that arrives later); about 5 MB with its libraries.
+BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES uwsgi-core uwsgi-plugin-python3"
 # scripts/wheel and test_pip: meson-python builds the wheel, wheel retags it,
 # venv (with ensurepip) installs it.
 BETAPOOL_PACKAGES="$BETAPOOL_PACKAGES python3-mesonpy python3-wheel python3-venv"

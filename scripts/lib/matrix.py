@@ -215,6 +215,12 @@ CASES = [
          [Metric("speedup", "speedup over 1 thread"), Metric("single_per_s", "1-thread matmuls/s")],
          needs="numpy", python=runner.DEBIAN_PYTHON,
          env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}),
+    Case("interp-pool", "InterpreterPoolExecutor(2) of pure-Python tasks (sub-interpreters, a GIL each) "
+         "next to ThreadPoolExecutor(4) computing under the main GIL; Python 3.14+ (--python debian-3.14)",
+         "interppool.py", lambda c: [8, 2_000_000, 2, 4], lambda c: [4, 500_000, 2, 4],
+         Metric("interp_tasks_per_s", "interpreter pool tasks/s"),
+         Metric("interp_s", "interpreter pool s", "lower"),
+         [Metric("gil_msteps_per_s", "main-GIL threads' Msteps/s")], needs="interpreters"),
     Case("loop-1t", "a single-threaded pure-Python loop", "loop.py",
          lambda c: [10_000_000, 1, "-"], lambda c: [2_000_000, 1, "-"],
          Metric("steps_per_s", "steps/s")),
@@ -430,7 +436,16 @@ def main(args):
                     continue
                 case = BY_NAME[name]
                 runner.progress(f"[{index}{name}] {case.title}")
-                if not ensure(case.needs):
+                if case.needs == "interpreters":
+                    python = case.python or ctx.python
+                    probe = subprocess.run([python, "-c", "from concurrent.futures import InterpreterPoolExecutor"],
+                                           env=runner.clean_env(), capture_output=True, timeout=60)
+                    if probe.returncode != 0:
+                        results["skipped"][name] = "needs Python 3.14+"
+                        summary.append([name, "-", "skipped: needs Python 3.14+ (InterpreterPoolExecutor); "
+                                        "--python debian-3.14", "-", "-", "-", "-"])
+                        continue
+                elif not ensure(case.needs):
                     results["skipped"][name] = f"needs {_APT[case.needs]}"
                     summary.append([name, "-", f"skipped: needs Debian package "
                                     f"{_APT[case.needs]}", "-", "-", "-", "-"])

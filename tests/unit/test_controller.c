@@ -511,11 +511,12 @@ Test(policy, a_hold_is_brief_when_short_and_not_cut_short)
 
 Test(policy, only_computing_workers_after_their_first_take_are_parkable)
 {
-    cr_expect(bp_policy_parkable(0, 1, 0, 1));
-    cr_expect(!bp_policy_parkable(1, 1, 0, 1), "brief");
-    cr_expect(!bp_policy_parkable(0, 0, 0, 1), "not CPython's");
-    cr_expect(!bp_policy_parkable(0, 1, 1, 1), "the main thread");
-    cr_expect(!bp_policy_parkable(0, 1, 0, 0), "its first take");
+    cr_expect(bp_policy_parkable(0, 1, 0, 1, 0));
+    cr_expect(!bp_policy_parkable(1, 1, 0, 1, 0), "brief");
+    cr_expect(!bp_policy_parkable(0, 0, 0, 1, 0), "not CPython's");
+    cr_expect(!bp_policy_parkable(0, 1, 1, 1, 0), "the main thread");
+    cr_expect(!bp_policy_parkable(0, 1, 0, 0, 0), "its first take");
+    cr_expect(!bp_policy_parkable(0, 1, 0, 1, 1), "it took a sub-interpreter's own GIL");
 }
 
 static uint64_t fake_now;

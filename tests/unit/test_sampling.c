@@ -81,3 +81,22 @@ Test(sampling, the_controller_sees_computing_workers_for_k_and_every_thread_for_
     cr_expect_float_eq(in.waiting, (60 + 10 + 60 + 10 + 1 + 40) / 100.0, 1e-9);
     cr_expect_float_eq(in.others, 0.0, 1e-9, "loads unknown: no reason to move");
 }
+
+Test(sampling, a_thread_of_another_gil_is_in_the_process_figures_only)
+{
+    struct bp_tally tl = {0};
+    struct bp_sample worker = sample(30, 60, 10, 5), sub = sample(90, 5, 0, 0);
+    bp_tally_add(&tl, &worker, ROLE_WORKER);
+    bp_tally_add(&tl, &sub, ROLE_OTHER_GIL);
+    struct bp_cpus cpus = {.pinned = 0, .others = -1.0};
+    struct bp_interval in = bp_interval_of(&tl, 100 * MS, &cpus);
+    /* K, the gate and the CPU see the main GIL's worker alone. */
+    cr_expect_float_eq(in.demand, 0.7, 1e-9);
+    cr_expect_eq(in.forced, 5);
+    cr_expect_eq(in.cpu_ns, 30 * MS);
+    cr_expect_eq(in.held_ns, 30 * MS);
+    cr_expect_float_eq(in.waiting, 0.7, 1e-9);
+    /* The process's figures count it. */
+    cr_expect_eq(tl.proc.held_ns, 120 * MS);
+    cr_expect_eq(tl.forced, 5);
+}
