@@ -328,7 +328,7 @@ void bp_registry_begin(struct bp_reg_view *v)
         }
         if (bp_reg_check(page, sizeof page, why, sizeof why)) {
             unlock();
-            char msg[200];
+            char msg[sizeof why + 64];
             snprintf(msg, sizeof msg, "corrupt (%s); remove it to coordinate again", why);
             no_coordination(msg);
             return;

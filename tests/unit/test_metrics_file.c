@@ -324,7 +324,7 @@ Test(metrics_file, the_sweep_removes_only_old_files_of_gone_processes)
 {
     make_dir();
     time_t now = time(NULL);
-    char gone_old[64], gone_new[64], alive_old[64], other[64], link[64], target[64];
+    char gone_old[64], gone_new[64], alive_old[64], other[64], link[64], target[sizeof dir + 16];
     int dead = dead_pid();
     snprintf(gone_old, sizeof gone_old, "betapool-%d.prom", dead);
     snprintf(gone_new, sizeof gone_new, "betapool-%d.prom", dead_pid());
