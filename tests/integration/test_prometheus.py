@@ -108,7 +108,14 @@ class MetricsFileTest(common.ShimTestCase):
                     self.assertEqual(s1[name][0], {"pid": str(p.pid), "program": "prom_threads.py"})
                 self.assertLess(abs(s1["betapool_last_update_timestamp_seconds"][1] - time.time()), 2.0)
                 time.sleep(0.6)
-                s2, _ = parse(read_text(path))
+                # All three threads and main are counted once each has started
+                # and been sampled: on a loaded machine 0.6 s was not always
+                # enough (seen: 3), so the file is read until it shows them.
+                def sampled():
+                    text = read_text(path)
+                    got = parse(text)[0] if text else {}
+                    return got if got.get("betapool_threads", (None, 0))[1] >= 4 else None
+                s2 = wait_for(sampled, 1.2, 0.05) or parse(read_text(path))[0]
                 # three threads plus main share the GIL: waiting and holding both go on
                 for name in ("betapool_gil_wait_seconds_total", "betapool_gil_held_seconds_total",
                              "betapool_last_update_timestamp_seconds"):
