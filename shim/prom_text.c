@@ -139,39 +139,37 @@ int bp_prom_format(char *buf, size_t cap, const struct bp_prom_sample *s)
     if (l.overflow)
         return -1;
 
-    header(&o, "betapool_gil_wait_seconds_total", "counter",
-           "Time the process's Python threads spent waiting for the GIL.");
-    put(&o, labels, l.len);
-    put_seconds(&o, s->gil_wait_ns);
-    put(&o, "\n", 1);
-    header(&o, "betapool_gil_held_seconds_total", "counter",
-           "Time the process's Python threads spent holding the GIL.");
-    put(&o, labels, l.len);
-    put_seconds(&o, s->gil_held_ns);
-    put(&o, "\n", 1);
-    header(&o, "betapool_threads", "gauge", "Python threads alive at the last sample.");
-    put(&o, labels, l.len);
-    put_u64(&o, s->threads);
-    put(&o, "\n", 1);
-    header(&o, "betapool_parks_total", "counter",
-           "Times a computing worker thread was parked at betapool's gate.");
-    put(&o, labels, l.len);
-    put_u64(&o, s->parks);
-    put(&o, "\n", 1);
-    header(&o, "betapool_forced_switches_total", "counter",
-           "Times a thread holding the GIL was asked to let go after a waiter's full switch interval.");
-    put(&o, labels, l.len);
-    put_u64(&o, s->forced_switches);
-    put(&o, "\n", 1);
-    header(&o, "betapool_pinned", "gauge", "1 while betapool keeps the Python threads on one CPU, else 0.");
-    put(&o, labels, l.len);
-    put_u64(&o, s->pinned ? 1 : 0);
-    put(&o, "\n", 1);
-    header(&o, "betapool_last_update_timestamp_seconds", "gauge",
-           "Unix time of this file's last update; an old value means the process is gone.");
-    put(&o, labels, l.len);
-    put_seconds(&o, s->realtime_ns);
-    put(&o, "\n", 1);
+    /* Each metric once: its name, type and help, then its one sample;
+     * seconds (every nanosecond digit kept) or a count. */
+    const struct {
+        const char *name, *type, *help;
+        int seconds;
+        uint64_t value;
+    } metrics[] = {
+        {"betapool_gil_wait_seconds_total", "counter",
+         "Time the process's Python threads spent waiting for the GIL.", 1, s->gil_wait_ns},
+        {"betapool_gil_held_seconds_total", "counter",
+         "Time the process's Python threads spent holding the GIL.", 1, s->gil_held_ns},
+        {"betapool_threads", "gauge", "Python threads alive at the last sample.", 0, s->threads},
+        {"betapool_parks_total", "counter",
+         "Times a computing worker thread was parked at betapool's gate.", 0, s->parks},
+        {"betapool_forced_switches_total", "counter",
+         "Times a thread holding the GIL was asked to let go after a waiter's full switch interval.", 0,
+         s->forced_switches},
+        {"betapool_pinned", "gauge", "1 while betapool keeps the Python threads on one CPU, else 0.", 0,
+         s->pinned ? 1 : 0},
+        {"betapool_last_update_timestamp_seconds", "gauge",
+         "Unix time of this file's last update; an old value means the process is gone.", 1, s->realtime_ns},
+    };
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+        header(&o, metrics[i].name, metrics[i].type, metrics[i].help);
+        put(&o, labels, l.len);
+        if (metrics[i].seconds)
+            put_seconds(&o, metrics[i].value);
+        else
+            put_u64(&o, metrics[i].value);
+        put(&o, "\n", 1);
+    }
     return o.overflow ? -1 : (int)o.len;
 }
 
