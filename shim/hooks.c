@@ -16,6 +16,7 @@
 #include "gate.h"
 #include "gil.h"
 #include "gil_rules.h"
+#include "handoff.h"
 #include "hooks.h"
 #include "python.h"
 #include "real.h"
@@ -313,12 +314,13 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
 
 /* The GIL's cond is signalled by the holder's drop (and its switch cond by
  * a take): nothing to record there (the drop's release is read from
- * CPython's flag at unlock(M)). While a favoured thread waits, the drop
- * wakes every waiter, not the one waiting longest (a computing thread the
- * gate admitted), so that the favoured one can take the GIL. */
+ * CPython's flag at unlock(M)). While an interactive or due waiter waits,
+ * or a favoured one, the drop wakes every waiter, not the one waiting
+ * longest (a computing thread the gate admitted): the directed hand-off
+ * (directed_wait) then leaves the GIL to the one whose turn it is. */
 HOOK int pthread_cond_signal(pthread_cond_t *c)
 {
-    if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) &&
+    if (BP_UNLIKELY(atomic_load_explicit(&bp_handoff.wake_all, memory_order_relaxed) > 0) &&
         (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed))
         return bp_real.cond_broadcast(c);
     return bp_real.cond_signal(c);
@@ -368,11 +370,88 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
         atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
         return 0; /* another thread got there first */
     }
+    atomic_fetch_add_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
     sooner->tv_sec = (time_t)(want / 1000000000u);
     sooner->tv_nsec = (long)(want % 1000000000u);
     atomic_store_explicit(&t->favoured, atomic_load_explicit(&t->favoured, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     return 1;
+}
+
+/* The directed hand-off (who goes first: bp_policy_class and
+ * bp_policy_hold_back). The wait is CPython's own, on its cond under its
+ * mutex; only its end changes: a waiter that wakes to a free GIL while one
+ * of a higher class still waits on the cond waits again (the drop woke
+ * them all: pthread_cond_signal), so that CPython's take_gil, which takes
+ * the GIL as soon as it finds it free, runs in the thread whose turn it is.
+ * The counts of waiters per class change under M, so a waiter holding M
+ * reads them exactly. Each wait is held back BP_HOLD_BACK_NS at most. */
+static void class_enter(enum bp_waiter_class cls)
+{
+    atomic_fetch_add_explicit(&bp_handoff.waiting[cls], 1, memory_order_relaxed);
+    if (cls != WAITER_COMPUTING && bp_handoff_on)
+        atomic_fetch_add_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+}
+
+static void class_leave(enum bp_waiter_class cls)
+{
+    atomic_fetch_sub_explicit(&bp_handoff.waiting[cls], 1, memory_order_relaxed);
+    if (cls != WAITER_COMPUTING && bp_handoff_on)
+        atomic_fetch_sub_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static __attribute__((noinline)) int directed_wait(struct bp_thread *t, pthread_cond_t *c, pthread_mutex_t *m,
+                                                   const struct timespec *deadline)
+{
+    uint64_t asked = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+    enum bp_waiter_class cls =
+        bp_policy_class(atomic_load_explicit(&t->brief, memory_order_relaxed), t->hold_ns, t->drop_ns, asked,
+                        bp_now_ns());
+    class_enter(cls);
+    int r = bp_real.cond_timedwait(c, m, deadline);
+    class_leave(cls);
+    if (gil_locked())
+        return r; /* not free: CPython waits again */
+    uint64_t start = 0, held = 0;
+    for (;;) {
+        int waiting[WAITER_CLASS_COUNT];
+        for (int k = 0; k < WAITER_CLASS_COUNT; k++)
+            waiting[k] = atomic_load_explicit(&bp_handoff.waiting[k], memory_order_relaxed);
+        if (!bp_handoff_on || !bp_policy_hold_back(cls, waiting, held)) {
+            /* Taken past a waiter of a higher class: the hand-off off, or
+             * the hold-back's bound reached. */
+            if (bp_policy_hold_back(cls, waiting, 0))
+                atomic_fetch_add_explicit(&bp_handoff.passed_over, 1, memory_order_relaxed);
+            break;
+        }
+        uint64_t now = mono_ns();
+        if (!start) {
+            start = now;
+            atomic_fetch_add_explicit(&bp_handoff.held_back, 1, memory_order_relaxed);
+        }
+        uint64_t until = start + BP_HOLD_BACK_NS;
+        if (deadline->tv_sec >= 0 && deadline->tv_nsec >= 0 && deadline->tv_nsec < 1000000000) {
+            uint64_t given = (uint64_t)deadline->tv_sec * 1000000000u + (uint64_t)deadline->tv_nsec;
+            if (given > now && given < until)
+                until = given;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
+        class_enter(cls);
+        r = bp_real.cond_timedwait(c, m, &ts);
+        class_leave(cls);
+        if (gil_locked())
+            return r; /* the higher class took it */
+        held = mono_ns() - start;
+    }
+    bp_handoff_served(cls, bp_now_ns() - asked);
+    return r;
 }
 
 HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
@@ -395,9 +474,14 @@ HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const str
     unsigned long switches = *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND);
     struct timespec sooner;
     int favoured = bp_priority_ns && favour(t, abstime, &sooner);
-    int r = bp_real.cond_timedwait(c, m, favoured ? &sooner : abstime);
-    if (favoured)
+    const struct timespec *until = favoured ? &sooner : abstime;
+    int r = bp_priority_ns && atomic_load_explicit(&bp_gate.shut, memory_order_relaxed)
+                ? directed_wait(t, c, m, until)
+                : bp_real.cond_timedwait(c, m, until);
+    if (favoured) {
         atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+    }
     if (r == ETIMEDOUT && *(const volatile int *)(const void *)(gil + BP_GIL_LOCKED_FROM_COND) == 1 &&
         *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND) == switches) {
         struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
