@@ -15,6 +15,7 @@
 #include "options.h"
 #include "registry.h"
 #include "report.h"
+#include "stats.h"
 
 static _Atomic int finished;
 static _Atomic int owner_pid; /* the process whose shim's thread or log this is */
@@ -55,7 +56,14 @@ static void finish(int bounded)
         struct bp_json *ej = bp_log_enabled() ? bp_report_exit_begin(now) : NULL;
         struct bp_figures lives = {0};
         const struct bp_run *run = bp_monitor_last_tick(now, ej, &lives);
-        bp_report_finish(ej, now, run, &lives);
+        struct bp_figures tot = lives; /* every thread's, over its life */
+        bp_figures_add(&tot, &run->ended);
+        if (ej) {
+            bp_report_exit_end(ej, now, run, &tot);
+            bp_log_close();
+        }
+        if (bp_opt(OPT_STATS))
+            bp_stats_print(now, run, &tot);
     }
     bp_monitor_unlock();
 }
