@@ -11,6 +11,7 @@
 #include "affinity.h"
 #include "api.h"
 #include "clock.h"
+#include "finish.h"
 #include "gate.h"
 #include "gil.h"
 #include "handoff.h"
@@ -54,6 +55,7 @@ static void after_fork_child(void)
     bp_report_after_fork_child(now);
     bp_metrics_after_fork_child();
     bp_monitor_after_fork_child();
+    bp_finish_after_fork_child();
     bp_affinity_after_fork_child();
     bp_gate_after_fork_child();
     bp_handoff_after_fork_child();
@@ -112,7 +114,7 @@ void bp_shim_activate(void)
     bp_handoff_on = bp_opt(OPT_HANDOFF) == CHOICE_AUTO;
     bp_affinity_init();
     bp_registry_init(bp_options[OPT_REGISTRY].value ? bp_options[OPT_REGISTRY].path : NULL, bp_note);
-    bp_monitor_set_owner();
+    bp_finish_set_owner();
     if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_AFFINITY) == CHOICE_AUTO &&
         !bp_aff.usable)
         bp_say("the process may run on one CPU only: affinity has nothing to do");
@@ -148,5 +150,5 @@ __attribute__((constructor)) static void bp_init(void)
 __attribute__((destructor)) static void bp_fini(void)
 {
     if (atomic_load(&bp_active))
-        bp_monitor_stop_and_finish();
+        bp_finish_at_exit();
 }
