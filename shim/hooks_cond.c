@@ -19,6 +19,9 @@
 
 /* Threads in a wait the priority shortened (see favour()). */
 static _Atomic int favoured_now;
+/* The take (by when it began) whose holder this thread has asked to let go
+ * already (see favour()). */
+static __thread uint64_t asked_for_take;
 
 /* The GIL's cond is signalled by the holder's drop (and its switch cond by
  * a take): nothing to record there (the drop's release is read from
@@ -38,7 +41,10 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
  * take_gil waits on the GIL's cond until a deadline one switch interval
  * away; when it passes with no switch meanwhile, the waiter asks the holder
  * to let go. A favoured waiter gets a deadline bp_priority_ns away instead,
- * one thread at a time (favoured_now). CPython's deadline is on
+ * one thread at a time (favoured_now). With the directed hand-off, the
+ * first wait of a favoured take gets a deadline that has passed already:
+ * CPython's own timed-out wait then asks the holder at once, from the
+ * waiter, as at any timeout; the later waits of the take, bp_priority_ns. CPython's deadline is on
  * CLOCK_MONOTONIC (its conds are made so); one that does not look like it
  * is left alone. */
 static enum bp_holder holder_for(const struct bp_thread *t)
@@ -68,7 +74,8 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    uint64_t want = now_ns + bp_priority_ns;
+    int first = bp_handoff_on && w.asked_ns != asked_for_take;
+    uint64_t want = now_ns + (first ? 0 : bp_priority_ns);
     if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000)
         return 0;
     uint64_t given = (uint64_t)abstime->tv_sec * 1000000000u + (uint64_t)abstime->tv_nsec;
@@ -79,6 +86,8 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
         return 0; /* another thread got there first */
     }
     atomic_fetch_add_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+    if (first)
+        asked_for_take = w.asked_ns;
     sooner->tv_sec = (time_t)(want / 1000000000u);
     sooner->tv_nsec = (long)(want % 1000000000u);
     atomic_store_explicit(&t->favoured, atomic_load_explicit(&t->favoured, memory_order_relaxed) + 1,
