@@ -54,7 +54,7 @@ class TestPriority(AutoCase):
         for label, py in self.each_python():
             with self.subTest(python=label):
                 for handoff in ("auto", "off"):
-                    env = {} if handoff == "auto" else {"BETAPOOL_HANDOFF": "off"}
+                    env = {"BETAPOOL_HANDOFF": handoff}
                     cp, out, recs, took = self.logged(label, py, args, env)
                     ex = recs[-1]
                     why = f"handoff {handoff}: {brief(recs)}\nexit {json.dumps(ex.get('handoff'))}"
