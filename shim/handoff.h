@@ -14,10 +14,12 @@
 #define BP_WAIT_BUCKETS 128
 
 struct bp_handoff {
-    /* Now: the main GIL's cond waiters of each class (changed under the
-     * GIL's mutex), and the reasons for a drop to wake every waiter
-     * instead of one: interactive and due waiters, favoured waits. */
+    /* Now: the main GIL's cond waiters of each class, and of the
+     * interactive and due classes together (changed under the GIL's
+     * mutex); favoured waits while the hand-off is off (its drops wake
+     * every waiter then, as before the hand-off was directed). */
     _Atomic int waiting[WAITER_CLASS_COUNT];
+    _Atomic int urgent;
     _Atomic int wake_all;
     /* Counts over the run. */
     _Atomic uint64_t served[WAITER_CLASS_COUNT]; /* hand-overs to a waiter of each class */
