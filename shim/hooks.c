@@ -6,6 +6,7 @@
  * (exec, spawn); sub-interpreters' own GILs: hooks_subinterp.c. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +66,7 @@ HOOK int pthread_cond_destroy(pthread_cond_t *c)
 }
 
 /* Threads in a wait the priority shortened (see favour()). */
-static _Atomic int favoured_now;
+static alignas(64) _Atomic int favoured_now; /* read by every pthread_cond_signal */
 
 /* Every pthread_mutex_lock and unlock in the process comes through here,
  * so the way past betapool is kept short. The GIL's four objects lie within
@@ -245,7 +246,7 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
  * is left alone. */
 static enum bp_holder holder_for(const struct bp_thread *t)
 {
-    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+    struct bp_thread *h = atomic_load_explicit(&bp_gil.holder, memory_order_relaxed);
     if (!h)
         return HOLDER_NONE;
     if (h == t)
@@ -312,7 +313,7 @@ HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const str
         atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
     if (r == ETIMEDOUT && *(const volatile int *)(const void *)(gil + BP_GIL_LOCKED_FROM_COND) == 1 &&
         *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND) == switches) {
-        struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+        struct bp_thread *h = atomic_load_explicit(&bp_gil.holder, memory_order_relaxed);
         if (h && h != t) {
             atomic_fetch_add_explicit(&h->asked, 1, memory_order_relaxed);
             if (!favoured)
