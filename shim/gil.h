@@ -40,6 +40,14 @@ extern _Atomic(void *) bp_gil_others[BP_OTHER_GILS] BP_HIDDEN;
 void bp_gil_note_cond_destroy(void *c) BP_HIDDEN;
 /* bp_gil.disabled: a free-threaded build, observed only (gil_check.c). */
 enum { BP_FT_NONE = 0, BP_FT_GIL_OFF = 1, BP_FT_GIL_ON = 2 };
+/* CPython's own `locked` flag, stable while M is held: take_gil sets it and
+ * drop_gil clears it, both under M. (The first takes check that this is
+ * the flag: bp_gil_check_take.) */
+static inline int bp_gil_locked(void)
+{
+    const char *c = atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
+    return c && *(const volatile int *)(const void *)(c + BP_GIL_LOCKED_FROM_COND) != 0;
+}
 /* The priority's bound, ns; 0: off. Set once at start. */
 extern uint64_t bp_priority_ns BP_HIDDEN;
 /* Stop following the GIL: its layout is not what betapool expects. */
