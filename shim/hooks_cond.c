@@ -125,18 +125,14 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static __attribute__((noinline)) int directed_wait(struct bp_thread *t, pthread_cond_t *c, pthread_mutex_t *m,
-                                                   const struct timespec *deadline)
+/* The GIL is free and this thread (of class cls) holds M: while a waiter
+ * of a higher class waits on the cond, wait on it again, BP_HOLD_BACK_NS
+ * at most (and never past deadline, when one is given). Returns 1 when the
+ * GIL was taken meanwhile (*r: the last wait's result), 0 when this thread
+ * is to take it. */
+static int hold_back(enum bp_waiter_class cls, pthread_cond_t *c, pthread_mutex_t *m,
+                     const struct timespec *deadline, int *r)
 {
-    uint64_t asked = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
-    enum bp_waiter_class cls =
-        bp_policy_class(atomic_load_explicit(&t->brief, memory_order_relaxed), t->hold_ns, t->drop_ns, asked,
-                        bp_now_ns());
-    class_enter(cls);
-    int r = bp_real.cond_timedwait(c, m, deadline);
-    class_leave(cls);
-    if (bp_gil_locked())
-        return r; /* not free: CPython waits again */
     uint64_t start = 0, held = 0;
     for (;;) {
         int waiting[WAITER_CLASS_COUNT];
@@ -147,7 +143,7 @@ static __attribute__((noinline)) int directed_wait(struct bp_thread *t, pthread_
              * the hold-back's bound reached. */
             if (bp_policy_hold_back(cls, waiting, 0))
                 atomic_fetch_add_explicit(&bp_handoff.passed_over, 1, memory_order_relaxed);
-            break;
+            return 0;
         }
         uint64_t now = mono_ns();
         if (!start) {
@@ -155,21 +151,53 @@ static __attribute__((noinline)) int directed_wait(struct bp_thread *t, pthread_
             atomic_fetch_add_explicit(&bp_handoff.held_back, 1, memory_order_relaxed);
         }
         uint64_t until = start + BP_HOLD_BACK_NS;
-        if (deadline->tv_sec >= 0 && deadline->tv_nsec >= 0 && deadline->tv_nsec < 1000000000) {
+        if (deadline && deadline->tv_sec >= 0 && deadline->tv_nsec >= 0 && deadline->tv_nsec < 1000000000) {
             uint64_t given = (uint64_t)deadline->tv_sec * 1000000000u + (uint64_t)deadline->tv_nsec;
             if (given > now && given < until)
                 until = given;
         }
         struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
         class_enter(cls);
-        r = bp_real.cond_timedwait(c, m, &ts);
+        *r = bp_real.cond_timedwait(c, m, &ts);
         class_leave(cls);
         if (bp_gil_locked())
-            return r; /* the higher class took it */
+            return 1; /* the higher class took it */
         held = mono_ns() - start;
     }
+}
+
+static __attribute__((noinline)) int directed_wait(struct bp_thread *t, pthread_cond_t *c, pthread_mutex_t *m,
+                                                   const struct timespec *deadline)
+{
+    uint64_t asked = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
+    enum bp_waiter_class cls =
+        bp_policy_class(atomic_load_explicit(&t->brief, memory_order_relaxed), t->hold_ns, t->drop_ns, asked,
+                        bp_now_ns());
+    class_enter(cls);
+    int r = bp_real.cond_timedwait(c, m, deadline);
+    class_leave(cls);
+    if (bp_gil_locked() || hold_back(cls, c, m, deadline, &r))
+        return r; /* not free: CPython waits again */
     bp_handoff_served(cls, bp_now_ns() - asked);
     return r;
+}
+
+/* A take that starts (lock(M) got, the gate shut) and finds the GIL free
+ * while a waiter of a higher class waits on the cond, woken by the drop
+ * (a thread the gate just let through, or a holder back for the GIL):
+ * left alone it would take the GIL before the woken waiter gets M. It
+ * waits on the cond instead, as its take would if the GIL were held. */
+int bp_handoff_take_begin(struct bp_thread *t, pthread_mutex_t *m, uint64_t now)
+{
+    void *c = atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
+    if (!c || !bp_priority_ns || !bp_handoff_on || bp_gil_locked())
+        return 0;
+    enum bp_waiter_class cls =
+        bp_policy_class(atomic_load_explicit(&t->brief, memory_order_relaxed), t->hold_ns, t->drop_ns, now, now);
+    uint64_t before = atomic_load_explicit(&bp_handoff.held_back, memory_order_relaxed);
+    int r;
+    hold_back(cls, c, m, NULL, &r);
+    return atomic_load_explicit(&bp_handoff.held_back, memory_order_relaxed) != before;
 }
 
 HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)

@@ -66,7 +66,7 @@ struct bp_option bp_options[OPT_COUNT] = {
     [OPT_HANDOFF] = {.name = "handoff", .env = "BETAPOOL_HANDOFF", .type = OPT_CHOICE, .def = CHOICE_OFF,
                      .choices = auto_choices,
                      .doc = "auto: with the priority on, the free GIL goes to the waiter whose turn it is (threads "
-                            "waiting 10 ms, then interactive ones, then computing ones); off: to whichever wakes first"},
+                            "waiting 50 ms, then interactive ones, then computing ones); off: to whichever wakes first"},
     [OPT_REGISTRY] = {.name = "registry", .env = "BETAPOOL_REGISTRY", .type = OPT_PATH,
                       .doc = "the CPU registry processes under betapool share (affinity); unset: "
                              "$XDG_RUNTIME_DIR/betapool-cpus, else /dev/shm/betapool-cpus-UID"},
