@@ -4,6 +4,7 @@
  * it is). Both act through CPython's own cond and mutex, on its own waits;
  * who is favoured and who goes first are decided in controller.h. */
 #include <errno.h>
+#include <stdalign.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -18,7 +19,7 @@
 #define HOOK __attribute__((visibility("default")))
 
 /* Threads in a wait the priority shortened (see favour()). */
-static _Atomic int favoured_now;
+static alignas(64) _Atomic int favoured_now; /* read by every pthread_cond_signal */
 /* The take (by when it began) whose holder this thread has asked to let go
  * already (see favour()). */
 static __thread uint64_t asked_for_take;
@@ -51,7 +52,7 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
  * is left alone. */
 static enum bp_holder holder_for(const struct bp_thread *t)
 {
-    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+    struct bp_thread *h = atomic_load_explicit(&bp_gil.holder, memory_order_relaxed);
     if (!h)
         return HOLDER_NONE;
     if (h == t)
@@ -239,7 +240,7 @@ HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const str
     }
     if (r == ETIMEDOUT && *(const volatile int *)(const void *)(gil + BP_GIL_LOCKED_FROM_COND) == 1 &&
         *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND) == switches) {
-        struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+        struct bp_thread *h = atomic_load_explicit(&bp_gil.holder, memory_order_relaxed);
         if (h && h != t) {
             atomic_fetch_add_explicit(&h->asked, 1, memory_order_relaxed);
             if (!favoured)
