@@ -14,15 +14,17 @@
 #define BP_WAIT_BUCKETS 128
 
 struct bp_handoff {
+    /* Favoured waits while the hand-off is off (its drops wake every
+     * waiter then, as before the hand-off was directed): read by every
+     * pthread_cond_signal in the process, on a line of its own. */
+    _Alignas(64) _Atomic int wake_all;
     /* Now: the main GIL's cond waiters of each class, and of the
      * interactive and due classes together (changed under the GIL's
-     * mutex); favoured waits while the hand-off is off (its drops wake
-     * every waiter then, as before the hand-off was directed). */
-    _Atomic int waiting[WAITER_CLASS_COUNT];
+     * mutex). */
+    _Alignas(64) _Atomic int waiting[WAITER_CLASS_COUNT];
     _Atomic int urgent;
-    _Atomic int wake_all;
     /* Counts over the run. */
-    _Atomic uint64_t served[WAITER_CLASS_COUNT]; /* hand-overs to a waiter of each class */
+    _Alignas(64) _Atomic uint64_t served[WAITER_CLASS_COUNT]; /* hand-overs to a waiter of each class */
     _Atomic uint64_t held_back;                  /* waits that left the free GIL to a higher class */
     _Atomic uint64_t passed_over;                /* hand-overs taken past a waiting higher class (off, or
                                                   * held back BP_HOLD_BACK_NS already) */

@@ -19,7 +19,7 @@
 #define HOOK __attribute__((visibility("default")))
 
 /* Threads in a wait the priority shortened (see favour()). */
-static alignas(64) _Atomic int favoured_now; /* read by every pthread_cond_signal */
+static alignas(64) _Atomic int favoured_now; /* read by every favour() */
 /* The take (by when it began) whose holder this thread has asked to let go
  * already (see favour()). */
 static __thread uint64_t asked_for_take;
