@@ -102,8 +102,8 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
 /* The directed hand-off (who goes first: bp_policy_class and
  * bp_policy_hold_back). The wait is CPython's own, on its cond under its
  * mutex; only its end changes: a waiter that wakes to a free GIL while one
- * of a higher class still waits on the cond waits again (the drop woke
- * them all: pthread_cond_signal), so that CPython's take_gil, which takes
+ * of a higher class still waits on the cond waits again (and passes the
+ * drop's wake on: hold_back), so that CPython's take_gil, which takes
  * the GIL as soon as it finds it free, runs in the thread whose turn it is.
  * The counts of waiters per class change under M, so a waiter holding M
  * reads them exactly. Each wait is held back BP_HOLD_BACK_NS at most. */
