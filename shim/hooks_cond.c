@@ -77,7 +77,7 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    int first = bp_handoff_on && w.asked_ns != asked_for_take;
+    int first = bp_handoff_ask_at_once && w.asked_ns != asked_for_take;
     uint64_t want = now_ns + (first ? 0 : bp_priority_ns);
     if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000)
         return 0;
