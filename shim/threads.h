@@ -31,6 +31,7 @@ struct bp_seen {
     uint64_t cpu_ns;
     uint64_t acc_ns[PH_COUNT];
     uint64_t forced, favoured;
+    uint64_t takes, cond_waits;
 };
 
 struct bp_thread {
@@ -47,6 +48,10 @@ struct bp_thread {
      * of a phase change. */
     _Atomic uint64_t handover_ns;
     _Atomic uint64_t takes; /* completed GIL takes */
+    /* Waits on the main GIL's cond inside its takes: one per wake-up that
+     * found the GIL held again (a timeout, or a signal another thread beat
+     * it to). Far more than the takes that waited: a convoy of waiters. */
+    _Atomic uint64_t cond_waits;
     _Atomic uint64_t forced;   /* waiters' full switch intervals that asked this thread, holding, to let go */
     _Atomic uint64_t favoured; /* GIL waits betapool shortened (the priority) */
     _Atomic uint32_t asked;    /* waiters' timeouts, favoured ones too, that asked it to let go */
@@ -156,7 +161,7 @@ static inline __attribute__((always_inline)) void bp_phase_set_via(struct bp_thr
  * to now. Safe from any thread. */
 struct bp_times {
     uint64_t acc_ns[PH_COUNT];
-    uint64_t takes;
+    uint64_t takes, cond_waits;
     uint32_t phase;
 };
 void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *out) BP_HIDDEN;
