@@ -3,7 +3,8 @@
  * thread's take/drop rules (gil_rules.h), and calls the real function. No
  * allocation, no loader lock, no logging, no Python. The other interposers:
  * hooks_threads.c (thread start, Python-level waits) and hooks_process.c
- * (exec, spawn). */
+ * (exec, spawn); sub-interpreters' own GILs: hooks_subinterp.c; the
+ * GIL's cond (the priority and the directed hand-off): hooks_cond.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,12 +26,6 @@
 #define CALLER() __builtin_return_address(0)
 
 _Atomic int bp_active;
-
-static inline int is_gil(const void *obj, _Atomic(void *) *which)
-{
-    void *g = atomic_load_explicit(which, memory_order_relaxed);
-    return BP_UNLIKELY(obj == g) && g != NULL;
-}
 
 /* ---- the GIL's objects ---- */
 
@@ -64,9 +59,6 @@ HOOK int pthread_cond_destroy(pthread_cond_t *c)
     return bp_real.cond_destroy(c);
 }
 
-/* Threads in a wait the priority shortened (see favour()). */
-static _Atomic int favoured_now;
-
 /* Every pthread_mutex_lock and unlock in the process comes through here,
  * so the way past betapool is kept short. The GIL's four objects lie within
  * 176 bytes of its cond: one subtraction and one compare send a call on
@@ -82,15 +74,6 @@ static inline uintptr_t gil_distance(const void *obj)
     return (uintptr_t)obj - (uintptr_t)atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
 }
 
-/* CPython's own `locked` flag, stable while M is held: take_gil sets it and
- * drop_gil clears it, both under M. (The first takes check that this is
- * the flag: bp_gil_check_take.) */
-static inline int gil_locked(void)
-{
-    const char *c = atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
-    return c && *(const volatile int *)(const void *)(c + BP_GIL_LOCKED_FROM_COND) != 0;
-}
-
 /* lock(M) by a thread outside the GIL, with the gate in force: a worker
  * without a slot may be parked here first, outside the GIL. */
 static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthread_mutex_t *m)
@@ -103,7 +86,7 @@ static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthre
         now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
     t->after_idle = 0;
     if (bp_real.mutex_trylock(m) == 0) {
-        bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
+        bp_gil_take_rule(t, bp_gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
         return 0;
     }
     bp_gil_take_rule(t, TAKE_CONTENDED, now);
@@ -123,7 +106,7 @@ static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread
                 return take_begin_gated(t, m);
             t->after_idle = 0;
             if (bp_real.mutex_trylock(m) == 0) {
-                bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
+                bp_gil_take_rule(t, bp_gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
                 return 0;
             }
             bp_gil_take_rule(t, TAKE_CONTENDED, bp_now_ns());
@@ -143,94 +126,6 @@ static __attribute__((noinline)) int gil_switch_lock(struct bp_thread *t, pthrea
     return bp_real.mutex_lock(m);
 }
 
-/* ---- the other GILs: sub-interpreters with their own ----
- * The same take/drop rules, on the GIL a thread takes: its holds and waits
- * count as holding and waiting, whichever GIL. A thread engaged with one
- * GIL (taking, holding, dropping it) passes another's objects through. No
- * gate, no priority, no layout check here: those are the main GIL's. */
-
-/* Which other GIL obj belongs to (its index + 1, 0: none), and whether it
- * is that GIL's mutex or switch mutex (*d). */
-static inline int other_gil_of(const void *obj, uintptr_t *d)
-{
-    int n = atomic_load_explicit(&bp_gil.others, memory_order_relaxed);
-    for (int i = 0; i < n && i < BP_OTHER_GILS; i++) {
-        uintptr_t c = (uintptr_t)atomic_load_explicit(&bp_gil_others[i], memory_order_relaxed);
-        *d = (uintptr_t)obj - c;
-        if (c && (*d == BP_GIL_MUTEX_OFFSET || *d == BP_GIL_SWITCH_MUTEX_OFFSET))
-            return i + 1;
-    }
-    return 0;
-}
-
-static inline int other_gil_locked(int idx)
-{
-    const char *c = atomic_load_explicit(&bp_gil_others[idx - 1], memory_order_relaxed);
-    return c && *(const volatile int *)(const void *)(c + BP_GIL_LOCKED_FROM_COND) != 0;
-}
-
-/* A thread's first take of another GIL: from now on it computes beside the
- * main GIL's threads. Flag first, then give a pin back: the monitor pins,
- * then reads the flag (affinity.c), so one of the two sees the other. */
-static __attribute__((noinline, cold)) void first_other_take(struct bp_thread *t)
-{
-    atomic_store(&t->other_gil_seen, 1);
-    bp_affinity_release_self();
-    if (t->has_slot)
-        bp_gate_release(t);
-}
-
-static __attribute__((noinline)) int other_gil_lock(pthread_mutex_t *m)
-{
-    struct bp_thread *t = bp_self;
-    uintptr_t d;
-    int idx;
-    if (!t || !(idx = other_gil_of(m, &d)))
-        return bp_real.mutex_lock(m);
-    uint32_t ph = atomic_load_explicit(&t->phase, memory_order_relaxed);
-    if (d == BP_GIL_MUTEX_OFFSET) {
-        if (ph == PH_OUTSIDE) {
-            if (BP_UNLIKELY(!atomic_load_explicit(&t->other_gil_seen, memory_order_relaxed)))
-                first_other_take(t);
-            t->gil_other = (uint8_t)idx;
-            t->after_idle = 0;
-            if (bp_real.mutex_trylock(m) == 0) {
-                bp_gil_take_rule(t, other_gil_locked(idx) ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
-                return 0;
-            }
-            bp_gil_take_rule(t, TAKE_CONTENDED, bp_now_ns());
-        } else if (t->gil_other == idx) {
-            bp_gil_rule(t, EV_LOCK_MUTEX, bp_now_ns);
-        }
-    } else if (ph != PH_HELD && t->gil_other == idx) {
-        bp_gil_rule(t, EV_LOCK_SWITCH, bp_now_ns);
-    }
-    return bp_real.mutex_lock(m);
-}
-
-static __attribute__((noinline)) int other_gil_unlock(pthread_mutex_t *m)
-{
-    struct bp_thread *t = bp_self;
-    uintptr_t d;
-    if (!t || t->gil_step == STEP_NONE || !t->gil_other || other_gil_of(m, &d) != t->gil_other)
-        return bp_real.mutex_unlock(m);
-    if (d == BP_GIL_MUTEX_OFFSET) {
-        if (t->gil_step == STEP_DROP_BEGIN && !other_gil_locked(t->gil_other))
-            bp_gil_rule(t, EV_GIL_RELEASED, bp_now_ns);
-        int r = bp_real.mutex_unlock(m);
-        bp_gil_rule(t, EV_UNLOCK_MUTEX, bp_now_ns);
-        return r;
-    }
-    uint8_t step = t->gil_step;
-    if (step == STEP_TAKEN_FREE || step == STEP_TAKEN_CHECK) {
-        bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns); /* counts the take; no layout check */
-        return bp_real.mutex_unlock(m);
-    }
-    int r = bp_real.mutex_unlock(m);
-    bp_gil_rule(t, EV_UNLOCK_SWITCH, bp_now_ns);
-    return r;
-}
-
 HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 {
     uintptr_t d = gil_distance(m);
@@ -244,7 +139,7 @@ HOOK int pthread_mutex_lock(pthread_mutex_t *m)
                 return gil_switch_lock(t, m);
         }
     } else if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.others, memory_order_relaxed))) {
-        return other_gil_lock(m);
+        return bp_other_gil_lock(m);
     }
     return bp_real.mutex_lock(m);
 }
@@ -259,7 +154,7 @@ static __attribute__((noinline)) int gil_mutex_unlock(struct bp_thread *t, pthre
 {
     if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed)))
         return bp_real.mutex_unlock(m);
-    if (t->gil_step == STEP_DROP_BEGIN && !gil_locked())
+    if (t->gil_step == STEP_DROP_BEGIN && !bp_gil_locked())
         bp_gil_rule(t, EV_GIL_RELEASED, bp_now_ns);
     int dropping = t->gil_step == STEP_DROPPING;
     int r = bp_real.mutex_unlock(m);
@@ -306,106 +201,7 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
                 return gil_switch_unlock(t, m);
         }
     } else if (BP_UNLIKELY(atomic_load_explicit(&bp_gil.others, memory_order_relaxed))) {
-        return other_gil_unlock(m);
+        return bp_other_gil_unlock(m);
     }
     return bp_real.mutex_unlock(m);
-}
-
-/* The GIL's cond is signalled by the holder's drop (and its switch cond by
- * a take): nothing to record there (the drop's release is read from
- * CPython's flag at unlock(M)). While a favoured thread waits, the drop
- * wakes every waiter, not the one waiting longest (a computing thread the
- * gate admitted), so that the favoured one can take the GIL. */
-HOOK int pthread_cond_signal(pthread_cond_t *c)
-{
-    if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) &&
-        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed))
-        return bp_real.cond_broadcast(c);
-    return bp_real.cond_signal(c);
-}
-
-/* The GIL priority's mechanics (who is favoured: bp_policy_favour).
- * take_gil waits on the GIL's cond until a deadline one switch interval
- * away; when it passes with no switch meanwhile, the waiter asks the holder
- * to let go. A favoured waiter gets a deadline bp_priority_ns away instead,
- * one thread at a time (favoured_now). CPython's deadline is on
- * CLOCK_MONOTONIC (its conds are made so); one that does not look like it
- * is left alone. */
-static enum bp_holder holder_for(const struct bp_thread *t)
-{
-    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
-    if (!h)
-        return HOLDER_NONE;
-    if (h == t)
-        return HOLDER_SELF;
-    return atomic_load_explicit(&h->brief, memory_order_relaxed) ? HOLDER_BRIEF : HOLDER_COMPUTING;
-}
-
-static int favour(struct bp_thread *t, const struct timespec *abstime, struct timespec *sooner)
-{
-    struct bp_waiter w = {
-        .gate_shut = atomic_load_explicit(&bp_gate.shut, memory_order_relaxed),
-        .favoured_now = atomic_load_explicit(&favoured_now, memory_order_relaxed),
-        .parkable = bp_gate_applies(t),
-        .brief = atomic_load_explicit(&t->brief, memory_order_relaxed),
-        .asked_ns = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed),
-        .drop_ns = t->drop_ns,
-        .hold_ns = t->hold_ns,
-        .holder = holder_for(t),
-    };
-    if (!bp_policy_favour(&w, bp_now_ns))
-        return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    uint64_t want = now_ns + bp_priority_ns;
-    if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000)
-        return 0;
-    uint64_t given = (uint64_t)abstime->tv_sec * 1000000000u + (uint64_t)abstime->tv_nsec;
-    if (given <= want || given - now_ns > 10000000000u)
-        return 0; /* sooner already, or not a monotonic deadline */
-    if (atomic_fetch_add_explicit(&favoured_now, 1, memory_order_relaxed) > 0) {
-        atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
-        return 0; /* another thread got there first */
-    }
-    sooner->tv_sec = (time_t)(want / 1000000000u);
-    sooner->tv_nsec = (long)(want % 1000000000u);
-    atomic_store_explicit(&t->favoured, atomic_load_explicit(&t->favoured, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    return 1;
-}
-
-HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
-{
-    struct bp_thread *t;
-    if (!is_gil(c, &bp_gil.cond) || !(t = bp_self))
-        return bp_real.cond_timedwait(c, m, abstime);
-    bp_gil_event(t, EV_TIMEDWAIT_COND, bp_now_ns);
-    /* M is held here and again on return: CPython's own switch count and
-     * lock flag are stable to read. A timeout with the GIL still held and
-     * no switch since is CPython's cue to ask the holder to let go; the
-     * holder is the thread that took it last. Every such request marks the
-     * holder's hold as not brief (a computing holder cut short by a
-     * favoured waiter must not look brief and lose the next waiter its
-     * favour: measured, one CPU thread next to a socket client, every
-     * other round trip waited a full switch interval). Only a full switch
-     * interval's counts as forced, the gate's signal: a favoured wait's
-     * early timeout says nothing about how long the holder holds. */
-    const char *gil = (const char *)c;
-    unsigned long switches = *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND);
-    struct timespec sooner;
-    int favoured = bp_priority_ns && favour(t, abstime, &sooner);
-    int r = bp_real.cond_timedwait(c, m, favoured ? &sooner : abstime);
-    if (favoured)
-        atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
-    if (r == ETIMEDOUT && *(const volatile int *)(const void *)(gil + BP_GIL_LOCKED_FROM_COND) == 1 &&
-        *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND) == switches) {
-        struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
-        if (h && h != t) {
-            atomic_fetch_add_explicit(&h->asked, 1, memory_order_relaxed);
-            if (!favoured)
-                atomic_fetch_add_explicit(&h->forced, 1, memory_order_relaxed);
-        }
-    }
-    return r;
 }

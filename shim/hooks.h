@@ -2,6 +2,8 @@
 #ifndef BETAPOOL_HOOKS_H
 #define BETAPOOL_HOOKS_H
 
+#include <pthread.h>
+
 #include "common.h"
 
 /* The hooks do their work only when set (shim.c sets it once this is a
@@ -13,5 +15,11 @@ extern _Atomic int bp_active BP_HIDDEN;
  * when it has one (python.c asks which one is bound). */
 unsigned long bp_own_start_new_thread(void (*func)(void *), void *arg) BP_HIDDEN;
 int bp_own_start_joinable_thread(void (*func)(void *), void *arg, void *ident, void *handle) BP_HIDDEN;
+
+/* hooks_subinterp.c: pthread_mutex_lock and unlock when sub-interpreters
+ * have GILs of their own (bp_gil.others): the same take/drop rules on the
+ * GIL m belongs to, or the real call. */
+int bp_other_gil_lock(pthread_mutex_t *m) BP_HIDDEN;
+int bp_other_gil_unlock(pthread_mutex_t *m) BP_HIDDEN;
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "affinity.h"
 #include "hooks.h"
-#include "monitor.h"
+#include "finish.h"
 #include "real.h"
 
 #define HOOK __attribute__((visibility("default")))
@@ -90,14 +90,14 @@ HOOK FILE *popen(const char *command, const char *type)
 /* ---- _exit and _Exit: the last records and the CPU given back ---- */
 
 /* The program's way of ending is kept: the records are written (bounded,
- * monitor.c) and then the real function ends the process with its status.
+ * finish.c) and then the real function ends the process with its status.
  * No signal handler is installed anywhere: a SIGTERM the program handles
  * in Python ends through exit or _exit, both seen; one it leaves to the
  * kernel ends the process at once, and its CPU is reclaimed by the others. */
 HOOK void _exit(int status)
 {
     bp_real_ensure();
-    bp_monitor_exit_now();
+    bp_finish_exit_now();
     if (bp_real.exit_)
         bp_real.exit_(status);
     syscall(SYS_exit_group, status);
@@ -107,7 +107,7 @@ HOOK void _exit(int status)
 HOOK void _Exit(int status)
 {
     bp_real_ensure();
-    bp_monitor_exit_now();
+    bp_finish_exit_now();
     if (bp_real.Exit_)
         bp_real.Exit_(status);
     syscall(SYS_exit_group, status);

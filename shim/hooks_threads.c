@@ -10,6 +10,7 @@
 
 #include "affinity.h"
 #include "clock.h"
+#include "finish.h"
 #include "gate.h"
 #include "hooks.h"
 #include "monitor.h"
@@ -66,7 +67,7 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     if (!atomic_load_explicit(&bp_active, memory_order_relaxed))
         return bp_real.pthread_create(th, attr, fn, arg);
     if (BP_UNLIKELY(bp_report_reopen_in_child()))
-        bp_monitor_set_owner(); /* its _exit writes this log's exit record */
+        bp_finish_set_owner(); /* its _exit writes this log's exit record */
     struct bp_thread *t = bp_thread_reserve();
     if (!t)
         return bp_real.pthread_create(th, attr, fn, arg);
@@ -79,8 +80,8 @@ HOOK int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(v
     t->inherit_pin = self && atomic_load_explicit(&self->aff, memory_order_relaxed) == AFF_PINNED;
     /* In a host that loaded Python later, its own threads run the Python
      * code (uWSGI's request threads): the first one starts the monitor. */
-    if (t->python || bp_python.late)
-        bp_monitor_ensure();
+    if ((t->python || bp_python.late) && bp_monitor_ensure())
+        bp_finish_set_owner(); /* its _exit writes the last records */
     int rc = bp_real.pthread_create(th, attr, thread_trampoline, t);
     if (rc)
         bp_thread_release(t);

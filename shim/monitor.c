@@ -2,9 +2,9 @@
  * (sampling.c), has the controller decide on the interval's figures, acts,
  * and has every record written (report.c). It also recycles the slots of
  * threads that ended. It is invisible to Python (not created through
- * CPython) and runs with signals blocked. */
+ * CPython) and runs with signals blocked. The exit's last tick is run from
+ * finish.c. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,15 +13,11 @@
 #include "api.h"
 #include "clock.h"
 #include "controller.h"
-#include "gate.h"
 #include "gil.h"
 #include "gil_check.h"
-#include "hooks.h"
 #include "log.h"
-#include "metrics_file.h"
 #include "monitor.h"
 #include "options.h"
-#include "python.h"
 #include "registry.h"
 #include "real.h"
 #include "report.h"
@@ -147,73 +143,27 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json, struct bp_f
         *lives = tl.lives;
 }
 
-/* The last records, once per process: at exit (the destructor) or at
- * _exit. bounded: take the monitor's lock within about a second or write
- * nothing (the _exit path must never hang). */
-static _Atomic int finished;
-static _Atomic int owner_pid; /* the process whose shim's thread or log this is */
-
-static int lock_monitor(int bounded)
+/* The exit path (finish.c): stop the loop, hold its lock, run the last
+ * tick with the exit record open. */
+void bp_monitor_stop(void)
 {
-    if (!bounded)
-        return bp_real.mutex_lock(&mon_lock);
-    for (int i = 0; i < 1000; i++) {
-        if (bp_real.mutex_trylock(&mon_lock) == 0)
-            return 0;
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
-    }
-    return -1;
+    atomic_store(&mon_stop, 1);
 }
 
-static void finish(int bounded)
+int bp_monitor_lock(int try_only)
 {
-    if (atomic_exchange(&finished, 1))
-        return;
-    atomic_store(&mon_stop, 1);
-    /* The gate is not opened: parks are bounded, and waking parked daemon
-     * threads while CPython tears itself down only lets them run into a
-     * finalized interpreter (CPython 3.10 can crash there). */
-    bp_gate_stop();
-    if (lock_monitor(bounded))
-        return; /* its CPU is reclaimed by the others once this process is gone */
-    bp_registry_release();
-    int reports = bp_log_enabled() || bp_opt(OPT_STATS);
-    if (bp_options[OPT_METRICS_DIR].value) /* under the lock: no tick renames a new one in after */
-        bp_metrics_file_remove(bp_options[OPT_METRICS_DIR].path);
-    if (reports) {
-        uint64_t now = bp_now_ns();
-        /* The exit record lists the threads alive now; tick() fills it. */
-        struct bp_json *ej = bp_log_enabled() ? bp_report_exit_begin(now) : NULL;
-        struct bp_figures lives = {0};
-        tick(now, 1, ej, &lives);
-        bp_report_finish(ej, now, &run, &lives);
-    }
+    return try_only ? bp_real.mutex_trylock(&mon_lock) : bp_real.mutex_lock(&mon_lock);
+}
+
+void bp_monitor_unlock(void)
+{
     bp_real.mutex_unlock(&mon_lock);
 }
 
-void bp_monitor_stop_and_finish(void)
+const struct bp_run *bp_monitor_last_tick(uint64_t now, struct bp_json *exit_json, struct bp_figures *lives)
 {
-    finish(0);
-}
-
-/* _exit and _Exit (hooks_process.c): a process that leaves without exit's
- * handlers (os._exit: multiprocessing's children, many servers' workers)
- * still writes its exit record and gives its CPU back. Only in the process
- * whose shim's thread or log this is: the child of a fork or vfork that
- * has neither (subprocess's child before exec) passes straight through,
- * writing nothing and releasing nothing of its parent's. */
-void bp_monitor_exit_now(void)
-{
-    int owner = atomic_load(&owner_pid);
-    if (!owner || !atomic_load(&bp_active) || getpid() != owner)
-        return;
-    finish(1);
-}
-
-void bp_monitor_set_owner(void)
-{
-    atomic_store(&owner_pid, getpid());
+    tick(now, 1, exit_json, lives);
+    return &run;
 }
 
 static void *monitor_main(void *arg)
@@ -265,21 +215,9 @@ static int monitor_start(void)
     };
     if (bp_opt(OPT_AFFINITY) == CHOICE_AUTO && !bp_aff.usable)
         snprintf(p.no_affinity, sizeof p.no_affinity, "%s", bp_aff.why);
-    bp_monitor_set_owner();
     bp_controller_init(&ctl, &p);
     last_tick_ns = bp_now_ns();
-    sigset_t all, old;
-    pthread_t th;
-    pthread_attr_t attr;
-    sigfillset(&all);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = bp_real.pthread_create(&th, &attr, monitor_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    return rc;
+    return bp_real_own_thread(monitor_main, 256 * 1024);
 }
 
 /* The shim's thread starts with the process's first Python thread: a
@@ -287,15 +225,16 @@ static int monitor_start(void)
  * os.fork() in a process with more than one thread, and counts ours). */
 static _Atomic int mon_started;
 
-void bp_monitor_ensure(void)
+int bp_monitor_ensure(void)
 {
     if (BP_LIKELY(atomic_load_explicit(&mon_started, memory_order_acquire)))
-        return;
+        return 0;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&mon_started, &expected, 1))
-        return;
+        return 0;
     if (monitor_start())
         bp_warn("cannot start betapool's thread: no samples, decisions or log until exit");
+    return 1;
 }
 
 void bp_monitor_after_fork_child(void)
@@ -304,8 +243,6 @@ void bp_monitor_after_fork_child(void)
     memcpy(&mon_lock, &fresh, sizeof fresh);
     atomic_store(&mon_started, 0);
     atomic_store(&mon_stop, 0);
-    atomic_store(&finished, 0);
-    atomic_store(&owner_pid, 0); /* until the child starts a shim's thread or a log of its own */
     bp_registry_after_fork_child();
     uint64_t ticks = run.ticks; /* kept: a child's first ticks come at the full interval */
     memset(&run, 0, sizeof run);

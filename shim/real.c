@@ -17,6 +17,7 @@
  * the Python image on every call until found. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -160,4 +161,20 @@ void bp_real_resolve(void)
     BP_REAL_LIBC_VOID(RESOLVE_VOID)
     atomic_store_explicit(&bp_real.resolved, 1, memory_order_release);
     resolving = 0;
+}
+
+int bp_real_own_thread(void *(*fn)(void *), size_t stack)
+{
+    sigset_t all, old;
+    pthread_t th;
+    pthread_attr_t attr;
+    sigfillset(&all);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = bp_real.pthread_create(&th, &attr, fn, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc;
 }

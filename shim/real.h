@@ -47,6 +47,9 @@ struct bp_real {
 };
 extern struct bp_real bp_real BP_HIDDEN;
 void bp_real_resolve(void) BP_HIDDEN;
+/* A thread of betapool's own, which the program never sees: made with the
+ * real pthread_create (no record, no hook), detached, every signal blocked. */
+int bp_real_own_thread(void *(*fn)(void *), size_t stack) BP_HIDDEN;
 static inline void bp_real_ensure(void)
 {
     if (BP_UNLIKELY(!atomic_load_explicit(&bp_real.resolved, memory_order_acquire)))

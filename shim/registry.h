@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "common.h"
+#include "registry_file.h"
 
 /* ---- cpus.c ---- */
 struct bp_usable {
@@ -35,37 +36,8 @@ int bp_cpus_read(const char *root, const char *proc_cgroup, const cpu_set_t *mas
 
 /* ---- registry.c ----
  *
- * One file per user, fixed size: a header and BP_REG_SLOTS entries, one per
- * process under betapool whose shim's thread runs with affinity on. An
- * entry says which CPU the process holds (-1: none) and how much CPU it
- * used in its last interval. Every field is checked on every read. */
-#define BP_REG_MAGIC "BPCPUS01"
-#define BP_REG_VERSION 1u
-#define BP_REG_SLOTS 127
-#define BP_REG_SIZE 4096
-#define BP_PID_MAX 4194304 /* the kernel's PID_MAX_LIMIT on 64-bit */
-struct bp_reg_entry {
-    int32_t pid;      /* 0: free */
-    int32_t cpu;      /* held CPU, or -1 */
-    uint64_t start;   /* the process's start time (/proc/PID/stat field 22): defeats pid reuse */
-    uint32_t load;    /* CPU used over its last interval, thousandths of one CPU */
-    uint32_t reserved;
-    uint64_t stamp;   /* seconds since the epoch of its last update (for people reading it) */
-};
-struct bp_reg_file {
-    char magic[8];
-    uint32_t version;
-    uint32_t slots;
-    struct bp_reg_entry e[BP_REG_SLOTS];
-};
-_Static_assert(sizeof(struct bp_reg_file) <= BP_REG_SIZE, "registry layout");
-
-/* Check a file's bytes: 0 when every field is within bounds (a free slot is
- * all zero), -1 with why. */
-int bp_reg_check(const void *buf, size_t len, char *why, size_t n) BP_HIDDEN;
-/* A process's start time from the text of /proc/PID/stat; 0 if unreadable. */
-uint64_t bp_stat_start_time(const char *stat_text) BP_HIDDEN;
-
+ * One file per user (registry_file.h: its layout and checks), one entry per
+ * process under betapool whose shim's thread runs with affinity on. */
 /* The monitor's side. */
 enum bp_coord { COORD_NONE = 0, COORD_OK, COORD_BUSY };
 struct bp_reg_other {

@@ -1,8 +1,8 @@
-/* Everything betapool writes: the log's records, the stats table on stderr,
- * the notes queued for the log, and the metrics the API returns. The figures
+/* Everything betapool writes to its log: the records, the notes queued for
+ * it, and BETAPOOL_METRICS_DIR's sample (stats.c prints the table on
+ * stderr). The figures
  * come measured (sampling.c) and decided (controller.c); here they are only
  * written. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "gate.h"
 #include "gil.h"
+#include "handoff.h"
 #include "metrics_file.h"
 #include "options.h"
 #include "python.h"
@@ -289,7 +290,7 @@ void bp_report_metrics_file(const struct bp_tally *tl, const struct bp_run *run)
     bp_metrics_file_write(bp_options[OPT_METRICS_DIR].path, &s, bp_note);
 }
 
-/* ---- the exit record and the stats table ---- */
+/* ---- the exit record ---- */
 
 static char exit_buf[4 << 20];
 static struct bp_json exit_json;
@@ -335,6 +336,22 @@ static void exit_counts(struct bp_json *j, const struct bp_run *run, const struc
     bp_json_int(j, "parks", (long long)atomic_load(&bp_gate.parks));
     bp_json_int(j, "park_overruns", (long long)atomic_load(&bp_gate.overruns));
     bp_json_int(j, "boosts", (long long)atomic_load(&bp_gate.boosts));
+    /* The directed hand-off: who was handed the GIL after waiting on its
+     * cond, how long the interactive waited (bucket tops, 25% apart), the
+     * longest a computing (or due) waiter waited, and the hold-backs. */
+    struct bp_handoff_counts h;
+    bp_handoff_read(&h);
+    bp_json_open(j, "handoff", '{');
+    bp_json_open(j, "served", '{');
+    for (int c = 0; c < WAITER_CLASS_COUNT; c++)
+        bp_json_int(j, bp_waiter_class_name((enum bp_waiter_class)c), (long long)h.served[c]);
+    bp_json_close(j, '}');
+    bp_json_int(j, "interactive_wait_p50_us", (long long)(bp_wait_percentile(h.interactive_wait, 0.50) / 1000u));
+    bp_json_int(j, "interactive_wait_p99_us", (long long)(bp_wait_percentile(h.interactive_wait, 0.99) / 1000u));
+    bp_json_int(j, "computing_wait_max_us", (long long)(h.computing_wait_max_ns / 1000u));
+    bp_json_int(j, "held_back", (long long)h.held_back);
+    bp_json_int(j, "passed_over", (long long)h.passed_over);
+    bp_json_close(j, '}');
 }
 
 void bp_report_exit_end(struct bp_json *j, uint64_t now, const struct bp_run *run, const struct bp_figures *tot)
@@ -349,71 +366,6 @@ void bp_report_exit_end(struct bp_json *j, uint64_t now, const struct bp_run *ru
         bp_json_bool(j, "threads_truncated", 1);
     }
     emit(j);
-}
-
-/* Appends to a fixed buffer; what does not fit is cut. */
-static void add(char *buf, size_t cap, size_t *n, const char *fmt, ...)
-{
-    if (*n >= cap - 1)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf + *n, cap - *n, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        *n = *n + (size_t)k < cap - 1 ? *n + (size_t)k : cap - 1;
-}
-
-/* The table's columns are the figures that have one (BP_FIGURE_FIELDS), then
- * the ratios; its decisions are BP_ACTIONS, in order. */
-void bp_report_stats(uint64_t now, const struct bp_run *run, const struct bp_figures *tot)
-{
-    char buf[2048];
-    size_t n = 0, cap = sizeof buf;
-    add(buf, cap, &n, "betapool: pid %d, python %s, mode %s, gil %s, %.3f s\n", (int)getpid(), bp_python.version,
-        bp_options[OPT_MODE].choices[bp_opt(OPT_MODE)], bp_gil_state(), (double)since_start(now) / 1e9);
-    add(buf, cap, &n, "betapool: threads started %llu (python %llu), ended %llu, untracked %llu\n",
-        (unsigned long long)run->threads_started, (unsigned long long)run->python_threads,
-        (unsigned long long)run->threads_exited, (unsigned long long)atomic_load(&bp_threads_untracked));
-#define HEAD(member, key, in_table) if (in_table) add(buf, cap, &n, " %12s", key);
-#define CELL(member, key, in_table) if (in_table) add(buf, cap, &n, " %12.1f", (double)tot->member / 1e6);
-#define RATIO_HEAD(key, fn) add(buf, cap, &n, " %7s", key);
-#define RATIO_CELL(key, fn) add(buf, cap, &n, " %7.3f", fn(tot));
-    add(buf, cap, &n, "betapool:");
-    BP_FIGURE_FIELDS(HEAD)
-    BP_FIGURE_RATIOS(RATIO_HEAD)
-    add(buf, cap, &n, "\nbetapool:");
-    BP_FIGURE_FIELDS(CELL)
-    BP_FIGURE_RATIOS(RATIO_CELL)
-    add(buf, cap, &n, "\n");
-#undef HEAD
-#undef CELL
-#undef RATIO_HEAD
-#undef RATIO_CELL
-    if (bp_opt(OPT_MODE) == MODE_AUTO) {
-        add(buf, cap, &n, "betapool: K %d (min %ld, max %ld); decisions:", atomic_load(&bp_gate.k),
-            bp_opt(OPT_MIN_WORKERS), bp_opt(OPT_MAX_WORKERS));
-        for (int a = 0; a < ACTION_COUNT; a++)
-            add(buf, cap, &n, "%s %s %llu", a ? "," : "", bp_action_name((enum bp_action)a),
-                (unsigned long long)run->decisions[a]);
-        add(buf, cap, &n, "; parks %llu, overruns %llu; forced switches %llu, favoured waits %llu\n",
-            (unsigned long long)atomic_load(&bp_gate.parks), (unsigned long long)atomic_load(&bp_gate.overruns),
-            (unsigned long long)run->forced, (unsigned long long)run->favoured);
-    }
-    ssize_t w = write(2, buf, n);
-    (void)w;
-}
-
-void bp_report_finish(struct bp_json *ej, uint64_t now, const struct bp_run *run, const struct bp_figures *lives)
-{
-    struct bp_figures tot = *lives;
-    bp_figures_add(&tot, &run->ended);
-    if (ej) {
-        bp_report_exit_end(ej, now, run, &tot);
-        bp_log_close();
-    }
-    if (bp_opt(OPT_STATS))
-        bp_report_stats(now, run, &tot);
 }
 
 void bp_report_after_fork_child(uint64_t now)

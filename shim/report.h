@@ -1,5 +1,5 @@
-/* report.c: every record of the log, the stats table on stderr, the notes
- * anyone may queue, and the metrics betapool_get_metrics() returns. Only the
+/* report.c: every record of the log, the notes anyone may queue, and the
+ * metrics file's sample (the stats table on stderr: stats.c). Only the
  * shim's own thread and the exit path call it (bp_note excepted). */
 #ifndef BETAPOOL_REPORT_H
 #define BETAPOOL_REPORT_H
@@ -53,13 +53,6 @@ void bp_report_metrics_file(const struct bp_tally *tl, const struct bp_run *run)
 struct bp_json *bp_report_exit_begin(uint64_t now) BP_HIDDEN;
 void bp_report_exit_thread(struct bp_json *j, const struct bp_thread *t, const struct bp_figures *f) BP_HIDDEN;
 void bp_report_exit_end(struct bp_json *j, uint64_t now, const struct bp_run *run, const struct bp_figures *tot) BP_HIDDEN;
-void bp_report_stats(uint64_t now, const struct bp_run *run, const struct bp_figures *tot) BP_HIDDEN;
-/* At exit, after the last tick (lives: the live threads' figures over their
- * lives): the exit record's end (ej, when there is a log) and the log
- * closed, then the stats table if asked for. */
-void bp_report_finish(struct bp_json *ej, uint64_t now, const struct bp_run *run,
-                      const struct bp_figures *lives) BP_HIDDEN;
-
 /* In a fork child: no notes, times from now, maybe a log of its own. */
 void bp_report_after_fork_child(uint64_t now) BP_HIDDEN;
 

@@ -11,8 +11,10 @@
 #include "affinity.h"
 #include "api.h"
 #include "clock.h"
+#include "finish.h"
 #include "gate.h"
 #include "gil.h"
+#include "handoff.h"
 #include "hooks.h"
 #include "log.h"
 #include "monitor.h"
@@ -53,8 +55,10 @@ static void after_fork_child(void)
     bp_report_after_fork_child(now);
     bp_metrics_after_fork_child();
     bp_monitor_after_fork_child();
+    bp_finish_after_fork_child();
     bp_affinity_after_fork_child();
     bp_gate_after_fork_child();
+    bp_handoff_after_fork_child();
     bp_threads_after_fork_child(now);
 }
 
@@ -107,9 +111,10 @@ void bp_shim_activate(void)
     bp_gate_configure(0, (int)bp_opt(OPT_MIN_WORKERS));
     if (bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_PRIORITY) == CHOICE_AUTO)
         bp_priority_ns = (uint64_t)bp_opt(OPT_PRIORITY_US) * 1000u;
+    bp_handoff_on = bp_opt(OPT_HANDOFF) == CHOICE_AUTO;
     bp_affinity_init();
     bp_registry_init(bp_options[OPT_REGISTRY].value ? bp_options[OPT_REGISTRY].path : NULL, bp_note);
-    bp_monitor_set_owner();
+    bp_finish_set_owner();
     if (bp_opt(OPT_VERBOSE) && bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_AFFINITY) == CHOICE_AUTO &&
         !bp_aff.usable)
         bp_say("the process may run on one CPU only: affinity has nothing to do");
@@ -145,5 +150,5 @@ __attribute__((constructor)) static void bp_init(void)
 __attribute__((destructor)) static void bp_fini(void)
 {
     if (atomic_load(&bp_active))
-        bp_monitor_stop_and_finish();
+        bp_finish_at_exit();
 }

@@ -75,8 +75,8 @@ def main():
     ap.add_argument("--cases", type=runner.parse_list, default=DEFAULT_CASES,
                     help="comma-separated subset of: " + ", ".join(DEMO_CASES)
                     + f" (default: {','.join(DEFAULT_CASES)})")
-    ap.add_argument("--python", default=sys.executable,
-                    help="interpreter to run (default: this one)")
+    ap.add_argument("--python", default=runner.default_python(),
+                    help=f"interpreter to run ({runner.DEFAULT_PYTHON_HELP})")
     ap.add_argument("--out", default=os.path.join(str(runner.REPO_ROOT), "build", "demo"),
                     help="directory for the logs and the picture (default: build/demo)")
     ap.add_argument("--json", metavar="FILE", help="write every run's raw results here")

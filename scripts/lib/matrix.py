@@ -130,11 +130,13 @@ def _sock(where, n):
                 echo=True)
 
 
-def _lag(t):
-    return Case(f"lag-{t}",
+def _lag(t, mode="upfront"):
+    return Case(f"lag-{t}" if mode == "upfront" else f"lag-inflight-{t}",
                 f"main thread sleeping 2 ms in a loop next to ThreadPoolExecutor({t}) of "
-                f"pure-Python tasks (oversleep)",
-                "lag.py", lambda c, t=t: [t, 4000, 10000], lambda c, t=t: [t, 600, 10000],
+                f"pure-Python tasks (oversleep)" + ("" if mode == "upfront" else
+                                                    f", {t} kept in flight by a thread submitting "
+                                                    f"one as one completes"),
+                "lag.py", lambda c, t=t: [t, 4000, 10000, mode], lambda c, t=t: [t, 600, 10000, mode],
                 Metric("tasks_per_s", "pool tasks/s"), Metric("lag_p99_ms", "lag p99 ms", "lower"),
                 [Metric("lag_p50_ms", "lag p50 ms", "lower"),
                  Metric("lag_max_ms", "lag max ms", "lower")])
@@ -192,6 +194,8 @@ CASES = [
          Metric("msteps_per_s", "Msteps/s"), None, [FUTEX], futex=True),
     _lag(32),
     _lag(256),
+    _lag(32, "inflight"),
+    _lag(256, "inflight"),
     _sock("main", 1), _sock("main", 4), _sock("main", 16),
     _sock("worker", 1), _sock("worker", 4), _sock("worker", 16),
     Case("hashlib-4t", "4 threads hashing 8 MiB buffers (SHA-256 releases the GIL)",

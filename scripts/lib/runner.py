@@ -36,6 +36,16 @@ DEFAULT_LIB = REPO_ROOT / "build" / "shim" / "libbetapool.so"
 DEBIAN_PYTHON = "/usr/bin/python3"
 
 
+def default_python():
+    """The interpreter measured when none is named: Debian's optimized
+    python3 (libpython in the executable, what most servers here run), else
+    the one running this script."""
+    return DEBIAN_PYTHON if os.access(DEBIAN_PYTHON, os.X_OK) else sys.executable
+
+
+DEFAULT_PYTHON_HELP = f"default: {DEBIAN_PYTHON}, Debian's optimized build, else this one"
+
+
 class RunError(Exception):
     """A child failed, timed out, or had the shim mapped when it should not."""
 
