@@ -247,6 +247,7 @@ static void write_decision(uint64_t now, const struct bp_decision *d)
     bp_json_str(&j, "gate_was", bp_gate_state_name(d->shut_before));
     bp_json_str(&j, "signal", bp_signal_name(d->signal));
     bp_json_fixed2(&j, "forced_per_s", d->forced_per_s);
+    bp_json_fixed2(&j, "rewaits", d->rewaits);
     bp_json_str(&j, "gate_reason", d->gate_reason);
     bp_json_str(&j, "pin", bp_pin_action_name(d->pin));
     bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));

@@ -93,6 +93,8 @@ struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, c
         .demand = bp_average_waiting(&tl->workers, span_ns),
         .forced = tl->workers_forced,
         .main_waiting = span_ns ? (double)tl->main_thread.wait_ns / (double)span_ns : 0.0,
+        .takes = tl->takes,
+        .cond_waits = tl->cond_waits,
         .cpu_ns = tl->gil.cpu_ns,
         .held_ns = tl->gil.held_ns,
         .waiting = bp_average_waiting(&tl->gil, span_ns),

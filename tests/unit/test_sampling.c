@@ -97,8 +97,12 @@ Test(sampling, the_controller_sees_computing_workers_for_k_and_every_thread_for_
     bp_tally_add(&tl, &worker, ROLE_WORKER);
     bp_tally_add(&tl, &brief, ROLE_BRIEF);
     bp_tally_add(&tl, &main_thread, ROLE_MAIN);
+    tl.takes = 40;
+    tl.cond_waits = 90;
     struct bp_cpus cpus = {.pinned = 0, .others = -1.0};
     struct bp_interval in = bp_interval_of(&tl, 100 * MS, &cpus);
+    cr_expect_eq(in.takes, 40);
+    cr_expect_eq(in.cond_waits, 90);
     /* Demand: the two workers' waits and parks, not the brief one's. */
     cr_expect_float_eq(in.demand, 1.4, 1e-9);
     cr_expect_float_eq(in.beta_io, 0.0, 1e-9);
