@@ -59,7 +59,7 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
             bp_phase_set(t, PH_HELD, at);
             t->hold_start_ns = at;
             if (!t->gil_other)
-                atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
+                atomic_store_explicit(&bp_gil.holder, t, memory_order_relaxed);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             t->gil_step = atomic_load_explicit(&bp_gil.layout_checks, memory_order_relaxed) > 0 ? STEP_TAKEN_CHECK
@@ -84,7 +84,7 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
             /* The take that found everything free reached lock(SM): it
              * was one. */
             if (!t->gil_other)
-                atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
+                atomic_store_explicit(&bp_gil.holder, t, memory_order_relaxed);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             t->gil_step = STEP_NONE;

@@ -17,6 +17,7 @@
 #include "gate.h"
 #include "gil.h"
 #include "gil_rules.h"
+#include "handoff.h"
 #include "hooks.h"
 #include "python.h"
 #include "real.h"
@@ -86,11 +87,18 @@ static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthre
         now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
     t->after_idle = 0;
     if (bp_real.mutex_trylock(m) == 0) {
-        bp_gil_take_rule(t, bp_gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
+        /* Held back (the directed hand-off), the take waited: its end is
+         * timed at lock(SM) as a take that waited on C. */
+        int waited = BP_UNLIKELY(atomic_load_explicit(&bp_handoff.urgent, memory_order_relaxed) > 0) &&
+                     bp_handoff_take_begin(t, m, now);
+        bp_gil_take_rule(t, waited || bp_gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
         return 0;
     }
     bp_gil_take_rule(t, TAKE_CONTENDED, now);
-    return bp_real.mutex_lock(m);
+    int r = bp_real.mutex_lock(m);
+    if (r == 0 && BP_UNLIKELY(atomic_load_explicit(&bp_handoff.urgent, memory_order_relaxed) > 0))
+        bp_handoff_take_begin(t, m, now);
+    return r;
 }
 
 /* lock(M) by a thread outside the GIL starts a take; by the holder, a

@@ -14,7 +14,10 @@ static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
 static const char *const auto_choices[] = {"off", "auto", NULL};
 static const char *const clock_choices[] = {"auto", "monotonic", NULL};
 
-/* Defaults are the measured ones; README's table lists the same. */
+/* Defaults are the measured ones, here only: the build writes them into the
+ * Python package's _schema.py (schema.c), whence `betapool run --help` and
+ * the log reader take them; README's table lists the same
+ * (test_wrapper.py holds it to this table). */
 struct bp_option bp_options[OPT_COUNT] = {
     /* auto by default: it acts only where the measurements say acting pays
      * (README, "What betapool does by default"). enforce, the name of the
@@ -63,7 +66,7 @@ struct bp_option bp_options[OPT_COUNT] = {
     [OPT_HANDOFF] = {.name = "handoff", .env = "BETAPOOL_HANDOFF", .type = OPT_CHOICE, .def = CHOICE_OFF,
                      .choices = auto_choices,
                      .doc = "auto: with the priority on, the free GIL goes to the waiter whose turn it is (threads "
-                            "waiting 10 ms, then interactive ones, then computing ones); off: to whichever wakes first"},
+                            "waiting 50 ms, then interactive ones, then computing ones); off: to whichever wakes first"},
     [OPT_REGISTRY] = {.name = "registry", .env = "BETAPOOL_REGISTRY", .type = OPT_PATH,
                       .doc = "the CPU registry processes under betapool share (affinity); unset: "
                              "$XDG_RUNTIME_DIR/betapool-cpus, else /dev/shm/betapool-cpus-UID"},

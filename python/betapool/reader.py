@@ -18,7 +18,7 @@ except ImportError as e:  # a source checkout never built
                       "a source checkout looks for it in build/python/betapool") from e
 
 KNOWN_SCHEMAS = (1, 2)
-DEFAULT_DANGER = 0.3     # the library's default GIL danger zone for beta_io
+DEFAULT_DANGER = _schema.OPTIONS["BETAPOOL_GIL_DANGER"]["default"]   # the library's, for a log without it
 
 # The log's field names and vocabulary, the only list of them in this
 # package; the figures and the decisions' names come from the shim's own

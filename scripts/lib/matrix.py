@@ -155,11 +155,11 @@ def _http(ncpu):
     return case
 
 
-def _gunicorn():
-    case = Case("gunicorn-w2", "gunicorn -w 2 -k gthread --threads 16, a Flask app: /cpu computes "
-                "~5-10 ms of pure Python, / is a small JSON body; wrk -c16 on /cpu and wrk -c2 on / "
-                "at once (Debian's gunicorn, python3-flask, wrk; Debian's python3)",
-                "gunicorn_app.py", lambda c: [2, 16], lambda c: [2, 16],
+def _gunicorn(workers=2, threads=16):
+    case = Case(f"gunicorn-w{workers}", f"gunicorn -w {workers} -k gthread --threads {threads}, a Flask app: "
+                "/cpu computes ~5-10 ms of pure Python, / is a small JSON body; wrk -c16 on /cpu and wrk -c2 "
+                "on / at once (Debian's gunicorn, python3-flask, wrk; Debian's python3)",
+                "gunicorn_app.py", lambda c: [workers, threads], lambda c: [workers, threads],
                 Metric("cpu_req_per_s", "CPU requests/s"), Metric("p99_ms", "cheap p99 ms", "lower"),
                 [Metric("p50_ms", "cheap p50 ms", "lower"),
                  Metric("cheap_req_per_s", "cheap requests/s"),
@@ -180,6 +180,7 @@ def _multiseed(procs):
 
 CASES = [
     _gunicorn(),
+    _gunicorn(1, 32),
     _multiseed(2),
     _multiseed(4),
     Case("seed-taskset", "the seed's pool (T=256, 10,000 tasks) twice at once: one process "
