@@ -41,8 +41,12 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
         bp_phase_set(t, PH_WAIT, now_fn());
         return;
     case EV_TIMEDWAIT_COND:
-        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
+        if (ph != PH_WAIT)
+            return;
+        if (t->gil_step == STEP_TAKING)
             t->gil_step = STEP_TAKING_WAITED;
+        atomic_store_explicit(&t->cond_waits, atomic_load_explicit(&t->cond_waits, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         return;
     case EV_LOCK_SWITCH:
         if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {

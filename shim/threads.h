@@ -33,6 +33,7 @@ struct bp_seen {
     uint64_t cpu_ns;
     uint64_t acc_ns[PH_COUNT];
     uint64_t forced, favoured;
+    uint64_t takes, cond_waits;
 };
 
 /* One record per thread, in three groups by who writes them, each starting
@@ -40,7 +41,7 @@ struct bp_seen {
  * moves between their CPUs at every write. The owner writes its group at
  * every GIL take and drop, so nothing another thread writes shares its
  * lines (waiters' `forced` and `asked` once shared the second, the gate's
- * `park_word` the owner's `after_idle`). 320 bytes, as before. */
+ * `park_word` the owner's `after_idle`). 384 bytes. */
 struct bp_thread {
     /* ---- 1. The thread itself, on its hot path (two lines) ----
      * Its times: written by the owner at every GIL event, read by the
@@ -56,6 +57,10 @@ struct bp_thread {
      * of a phase change. */
     _Atomic uint64_t handover_ns;
     _Atomic uint64_t takes;    /* completed GIL takes */
+    /* Waits on the main GIL's cond inside its takes: one per wake-up that
+     * found the GIL held again (a timeout, or a signal another thread beat
+     * it to). Far more than the takes that waited: a convoy of waiters. */
+    _Atomic uint64_t cond_waits;
     _Atomic uint64_t favoured; /* its GIL waits betapool shortened (the priority, hooks.c) */
     /* The GIL rules (gil.c, gil_rules.h), written by the owner only. */
     uint8_t gil_step;       /* where it is inside a take or drop: enum bp_gil_step */
@@ -96,7 +101,8 @@ struct bp_thread {
     uint8_t inherit_pin;        /* created by a thread betapool had pinned */
     uint32_t next_free;         /* free-list link (threads.c), while the slot is free */
 
-    /* ---- 3. Identity and the monitor (two lines) ----
+    /* ---- 3. Identity and the monitor (three lines: the monitor's view of
+     * the GIL takes and cond waits, 16 bytes, went past the second) ----
      * Set by the creator before the thread runs, or by the thread at its
      * start and exit. */
     alignas(64) _Atomic int state; /* enum bp_slot_state */
@@ -111,10 +117,11 @@ struct bp_thread {
     struct bp_seen seen;
 };
 /* A field added to a group that no longer fits moves the groups after it
- * and grows every record: say so here when it is meant. */
+ * and grows every record: say so here when it is meant. (Meant: 320 -> 384
+ * bytes for seen.takes and seen.cond_waits, the convoy's measure.) */
 _Static_assert(offsetof(struct bp_thread, forced) == 128 && offsetof(struct bp_thread, state) == 192 &&
-                   sizeof(struct bp_thread) == 320,
-               "the thread record's groups: two lines, one, two");
+                   sizeof(struct bp_thread) == 384,
+               "the thread record's groups: two lines, one, three");
 enum bp_aff_state { AFF_UNKNOWN = 0, AFF_PINNED, AFF_LEFT_ALONE };
 
 #define BP_MAX_THREADS 8192
@@ -180,7 +187,7 @@ static inline __attribute__((always_inline)) void bp_phase_set_via(struct bp_thr
  * to now. Safe from any thread. */
 struct bp_times {
     uint64_t acc_ns[PH_COUNT];
-    uint64_t takes;
+    uint64_t takes, cond_waits;
     uint32_t phase;
 };
 void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *out) BP_HIDDEN;

@@ -32,7 +32,8 @@ PROCESS_KEYS = (("threads", "count"), ("k", "count"), ("parked", "count"),
                 ("gil_waiting", "count"), ("gil_wait_share", "ratio"),
                 ("beta", "ratio"), ("beta_io", "ratio"))
 # Counts per interval (schema 2) that the summary also adds up over the run.
-PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"))
+PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"),
+                  ("takes", "GIL takes"), ("cond_waits", "waits on the GIL's condition"))
 # What decisions are counted as, in this order, named as the exit record's
 # "decisions": K's actions, then the CPU's (`pin`) and the gate's changes.
 ACTIONS = _schema.ACTIONS
