@@ -37,6 +37,7 @@ static const char *const action_names[] = {BP_ACTIONS(BP_NAME_ITEM)};
 static const char *const pin_action_names[] = {BP_PIN_ACTIONS(BP_NAME_ITEM)};
 static const char *const signal_names[] = {BP_SIGNALS(BP_NAME_ITEM)};
 static const char *const gate_state_names[] = {BP_GATE_STATES(BP_NAME_ITEM)};
+static const char *const waiter_class_names[] = {BP_WAITER_CLASSES(BP_NAME_ITEM)};
 
 const char *bp_action_name(enum bp_action a)
 {
@@ -56,6 +57,11 @@ const char *bp_signal_name(enum bp_signal s)
 const char *bp_gate_state_name(int shut)
 {
     return gate_state_names[shut ? GATE_SHUT : GATE_OPEN];
+}
+
+const char *bp_waiter_class_name(enum bp_waiter_class c)
+{
+    return (unsigned)c < WAITER_CLASS_COUNT ? waiter_class_names[c] : waiter_class_names[WAITER_COMPUTING];
 }
 
 enum bp_action bp_pin_counted(enum bp_pin_action a)

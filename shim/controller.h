@@ -203,4 +203,61 @@ static inline __attribute__((always_inline)) int bp_policy_favour(const struct b
     return w->holder == HOLDER_COMPUTING;
 }
 
+/* ---- the directed hand-off: who takes the GIL when it is free ----
+ * Every waiter on the GIL's cond is in one class, by how it behaved, never
+ * by its role (the main thread is classified like any other):
+ *   due          it has waited BP_DUE_NS (50 ms) already, whatever it is (the bound
+ *                that keeps computing threads from starving);
+ *   interactive  its last hold was brief and it blocked outside the GIL since
+ *                for at least a quarter of that hold (a socket, a sleep, a
+ *                lock, an event loop's poll);
+ *   computing    the others (its last hold was long or cut short by a
+ *                waiter: a handler that computed 50 ms is computing for that
+ *                hold).
+ * While a waiter of a higher class (due, then interactive) waits on the
+ * cond, the free GIL is left to it: a lower-class waiter that wakes first
+ * waits again, at most BP_HOLD_BACK_NS per wait (an overrun, counted). */
+#define BP_WAITER_CLASSES(X)                                                                                       \
+    X(WAITER_COMPUTING, "computing")                                                                               \
+    X(WAITER_INTERACTIVE, "interactive")                                                                           \
+    X(WAITER_DUE, "due")
+enum bp_waiter_class { BP_WAITER_CLASSES(BP_ENUM_ITEM) WAITER_CLASS_COUNT };
+const char *bp_waiter_class_name(enum bp_waiter_class c) BP_HIDDEN;
+/* A waiter that has waited this long goes before every other class: ten
+ * of CPython's default switch intervals. Not less: computing threads take
+ * turns in 5 ms slices among themselves, and with a bound of two slices a
+ * gunicorn worker's CPU handlers were due in a quarter of its hand-overs
+ * (170 of 659) and went before the cheap requests (measured, gunicorn
+ * -w 1 --threads 32). */
+#define BP_DUE_NS 50000000u
+/* The longest a waiter is held back at one hand-over. */
+#define BP_HOLD_BACK_NS 1000000u
+
+/* The class of a thread that asked for the GIL at asked_ns and is about to
+ * wait on its cond at now; brief, hold_ns and drop_ns describe its last hold
+ * (drop_ns 0: it never held the GIL). */
+static inline enum bp_waiter_class bp_policy_class(int brief, uint64_t hold_ns, uint64_t drop_ns, uint64_t asked_ns,
+                                                   uint64_t now)
+{
+    if (now > asked_ns && now - asked_ns >= BP_DUE_NS)
+        return WAITER_DUE;
+    if (brief && drop_ns && asked_ns >= drop_ns && (asked_ns - drop_ns) * 4 >= hold_ns)
+        return WAITER_INTERACTIVE;
+    return WAITER_COMPUTING;
+}
+
+/* The GIL is free and this waiter (of class mine, held back held_ns so far
+ * in this wait) has it: does it leave it to a waiter of a higher class?
+ * waiting[c]: waiters of class c on the cond now, this one not counted. */
+static inline int bp_policy_hold_back(enum bp_waiter_class mine, const int waiting[WAITER_CLASS_COUNT],
+                                      uint64_t held_ns)
+{
+    if (held_ns >= BP_HOLD_BACK_NS)
+        return 0;
+    for (int c = (int)mine + 1; c < WAITER_CLASS_COUNT; c++)
+        if (waiting[c] > 0)
+            return 1;
+    return 0;
+}
+
 #endif

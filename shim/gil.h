@@ -33,6 +33,14 @@ enum { BP_FT_NONE = 0, BP_FT_GIL_OFF = 1, BP_FT_GIL_ON = 2 };
  * the priority: a favoured waiter cuts its wait only behind a computing
  * holder, one that is not brief. Written at every completed take. */
 extern _Atomic(struct bp_thread *) bp_gil_holder BP_HIDDEN;
+/* CPython's own `locked` flag, stable while M is held: take_gil sets it and
+ * drop_gil clears it, both under M. (The first takes check that this is
+ * the flag: bp_gil_check_take.) */
+static inline int bp_gil_locked(void)
+{
+    const char *c = atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
+    return c && *(const volatile int *)(const void *)(c + BP_GIL_LOCKED_FROM_COND) != 0;
+}
 /* The priority's bound, ns; 0: off. Set once at start. */
 extern uint64_t bp_priority_ns BP_HIDDEN;
 /* Stop following the GIL: its layout is not what betapool expects. */

@@ -3,7 +3,8 @@
  * thread's take/drop rules (gil_rules.h), and calls the real function. No
  * allocation, no loader lock, no logging, no Python. The other interposers:
  * hooks_threads.c (thread start, Python-level waits) and hooks_process.c
- * (exec, spawn); sub-interpreters' own GILs: hooks_subinterp.c. */
+ * (exec, spawn); sub-interpreters' own GILs: hooks_subinterp.c; the
+ * GIL's cond (the priority and the directed hand-off): hooks_cond.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "gate.h"
 #include "gil.h"
 #include "gil_rules.h"
+#include "handoff.h"
 #include "hooks.h"
 #include "python.h"
 #include "real.h"
@@ -25,12 +27,6 @@
 #define CALLER() __builtin_return_address(0)
 
 _Atomic int bp_active;
-
-static inline int is_gil(const void *obj, _Atomic(void *) *which)
-{
-    void *g = atomic_load_explicit(which, memory_order_relaxed);
-    return BP_UNLIKELY(obj == g) && g != NULL;
-}
 
 /* ---- the GIL's objects ---- */
 
@@ -64,9 +60,6 @@ HOOK int pthread_cond_destroy(pthread_cond_t *c)
     return bp_real.cond_destroy(c);
 }
 
-/* Threads in a wait the priority shortened (see favour()). */
-static _Atomic int favoured_now;
-
 /* Every pthread_mutex_lock and unlock in the process comes through here,
  * so the way past betapool is kept short. The GIL's four objects lie within
  * 176 bytes of its cond: one subtraction and one compare send a call on
@@ -82,15 +75,6 @@ static inline uintptr_t gil_distance(const void *obj)
     return (uintptr_t)obj - (uintptr_t)atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
 }
 
-/* CPython's own `locked` flag, stable while M is held: take_gil sets it and
- * drop_gil clears it, both under M. (The first takes check that this is
- * the flag: bp_gil_check_take.) */
-static inline int gil_locked(void)
-{
-    const char *c = atomic_load_explicit(&bp_gil.cond, memory_order_relaxed);
-    return c && *(const volatile int *)(const void *)(c + BP_GIL_LOCKED_FROM_COND) != 0;
-}
-
 /* lock(M) by a thread outside the GIL, with the gate in force: a worker
  * without a slot may be parked here first, outside the GIL. */
 static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthread_mutex_t *m)
@@ -103,11 +87,18 @@ static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthre
         now = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
     t->after_idle = 0;
     if (bp_real.mutex_trylock(m) == 0) {
-        bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
+        /* Held back (the directed hand-off), the take waited: its end is
+         * timed at lock(SM) as a take that waited on C. */
+        int waited = BP_UNLIKELY(atomic_load_explicit(&bp_handoff.wake_all, memory_order_relaxed) > 0) &&
+                     bp_handoff_take_begin(t, m, now);
+        bp_gil_take_rule(t, waited || bp_gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
         return 0;
     }
     bp_gil_take_rule(t, TAKE_CONTENDED, now);
-    return bp_real.mutex_lock(m);
+    int r = bp_real.mutex_lock(m);
+    if (r == 0 && BP_UNLIKELY(atomic_load_explicit(&bp_handoff.wake_all, memory_order_relaxed) > 0))
+        bp_handoff_take_begin(t, m, now);
+    return r;
 }
 
 /* lock(M) by a thread outside the GIL starts a take; by the holder, a
@@ -123,7 +114,7 @@ static __attribute__((noinline)) int gil_mutex_lock(struct bp_thread *t, pthread
                 return take_begin_gated(t, m);
             t->after_idle = 0;
             if (bp_real.mutex_trylock(m) == 0) {
-                bp_gil_take_rule(t, gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
+                bp_gil_take_rule(t, bp_gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, bp_now_ns());
                 return 0;
             }
             bp_gil_take_rule(t, TAKE_CONTENDED, bp_now_ns());
@@ -171,7 +162,7 @@ static __attribute__((noinline)) int gil_mutex_unlock(struct bp_thread *t, pthre
 {
     if (BP_UNLIKELY(m != atomic_load_explicit(&bp_gil.mutex, memory_order_relaxed)))
         return bp_real.mutex_unlock(m);
-    if (t->gil_step == STEP_DROP_BEGIN && !gil_locked())
+    if (t->gil_step == STEP_DROP_BEGIN && !bp_gil_locked())
         bp_gil_rule(t, EV_GIL_RELEASED, bp_now_ns);
     int dropping = t->gil_step == STEP_DROPPING;
     int r = bp_real.mutex_unlock(m);
@@ -221,103 +212,4 @@ HOOK int pthread_mutex_unlock(pthread_mutex_t *m)
         return bp_other_gil_unlock(m);
     }
     return bp_real.mutex_unlock(m);
-}
-
-/* The GIL's cond is signalled by the holder's drop (and its switch cond by
- * a take): nothing to record there (the drop's release is read from
- * CPython's flag at unlock(M)). While a favoured thread waits, the drop
- * wakes every waiter, not the one waiting longest (a computing thread the
- * gate admitted), so that the favoured one can take the GIL. */
-HOOK int pthread_cond_signal(pthread_cond_t *c)
-{
-    if (BP_UNLIKELY(atomic_load_explicit(&favoured_now, memory_order_relaxed) > 0) &&
-        (void *)c == atomic_load_explicit(&bp_gil.cond, memory_order_relaxed))
-        return bp_real.cond_broadcast(c);
-    return bp_real.cond_signal(c);
-}
-
-/* The GIL priority's mechanics (who is favoured: bp_policy_favour).
- * take_gil waits on the GIL's cond until a deadline one switch interval
- * away; when it passes with no switch meanwhile, the waiter asks the holder
- * to let go. A favoured waiter gets a deadline bp_priority_ns away instead,
- * one thread at a time (favoured_now). CPython's deadline is on
- * CLOCK_MONOTONIC (its conds are made so); one that does not look like it
- * is left alone. */
-static enum bp_holder holder_for(const struct bp_thread *t)
-{
-    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
-    if (!h)
-        return HOLDER_NONE;
-    if (h == t)
-        return HOLDER_SELF;
-    return atomic_load_explicit(&h->brief, memory_order_relaxed) ? HOLDER_BRIEF : HOLDER_COMPUTING;
-}
-
-static int favour(struct bp_thread *t, const struct timespec *abstime, struct timespec *sooner)
-{
-    struct bp_waiter w = {
-        .gate_shut = atomic_load_explicit(&bp_gate.shut, memory_order_relaxed),
-        .favoured_now = atomic_load_explicit(&favoured_now, memory_order_relaxed),
-        .parkable = bp_gate_applies(t),
-        .brief = atomic_load_explicit(&t->brief, memory_order_relaxed),
-        .asked_ns = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed),
-        .drop_ns = t->drop_ns,
-        .hold_ns = t->hold_ns,
-        .holder = holder_for(t),
-    };
-    if (!bp_policy_favour(&w, bp_now_ns))
-        return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    uint64_t want = now_ns + bp_priority_ns;
-    if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000)
-        return 0;
-    uint64_t given = (uint64_t)abstime->tv_sec * 1000000000u + (uint64_t)abstime->tv_nsec;
-    if (given <= want || given - now_ns > 10000000000u)
-        return 0; /* sooner already, or not a monotonic deadline */
-    if (atomic_fetch_add_explicit(&favoured_now, 1, memory_order_relaxed) > 0) {
-        atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
-        return 0; /* another thread got there first */
-    }
-    sooner->tv_sec = (time_t)(want / 1000000000u);
-    sooner->tv_nsec = (long)(want % 1000000000u);
-    atomic_store_explicit(&t->favoured, atomic_load_explicit(&t->favoured, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    return 1;
-}
-
-HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
-{
-    struct bp_thread *t;
-    if (!is_gil(c, &bp_gil.cond) || !(t = bp_self))
-        return bp_real.cond_timedwait(c, m, abstime);
-    bp_gil_event(t, EV_TIMEDWAIT_COND, bp_now_ns);
-    /* M is held here and again on return: CPython's own switch count and
-     * lock flag are stable to read. A timeout with the GIL still held and
-     * no switch since is CPython's cue to ask the holder to let go; the
-     * holder is the thread that took it last. Every such request marks the
-     * holder's hold as not brief (a computing holder cut short by a
-     * favoured waiter must not look brief and lose the next waiter its
-     * favour: measured, one CPU thread next to a socket client, every
-     * other round trip waited a full switch interval). Only a full switch
-     * interval's counts as forced, the gate's signal: a favoured wait's
-     * early timeout says nothing about how long the holder holds. */
-    const char *gil = (const char *)c;
-    unsigned long switches = *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND);
-    struct timespec sooner;
-    int favoured = bp_priority_ns && favour(t, abstime, &sooner);
-    int r = bp_real.cond_timedwait(c, m, favoured ? &sooner : abstime);
-    if (favoured)
-        atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
-    if (r == ETIMEDOUT && *(const volatile int *)(const void *)(gil + BP_GIL_LOCKED_FROM_COND) == 1 &&
-        *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND) == switches) {
-        struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
-        if (h && h != t) {
-            atomic_fetch_add_explicit(&h->asked, 1, memory_order_relaxed);
-            if (!favoured)
-                atomic_fetch_add_explicit(&h->forced, 1, memory_order_relaxed);
-        }
-    }
-    return r;
 }

@@ -22,4 +22,10 @@ int bp_own_start_joinable_thread(void (*func)(void *), void *arg, void *ident, v
 int bp_other_gil_lock(pthread_mutex_t *m) BP_HIDDEN;
 int bp_other_gil_unlock(pthread_mutex_t *m) BP_HIDDEN;
 
+/* hooks_cond.c: a take that starts with M got and the GIL free while a
+ * waiter of a higher class waits leaves it to that one (the directed
+ * hand-off). Returns 1 when the thread waited. */
+struct bp_thread;
+int bp_handoff_take_begin(struct bp_thread *t, pthread_mutex_t *m, uint64_t now) BP_HIDDEN;
+
 #endif

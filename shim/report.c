@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "gate.h"
 #include "gil.h"
+#include "handoff.h"
 #include "metrics_file.h"
 #include "options.h"
 #include "python.h"
@@ -331,6 +332,22 @@ static void exit_counts(struct bp_json *j, const struct bp_run *run, const struc
     bp_json_int(j, "parks", (long long)atomic_load(&bp_gate.parks));
     bp_json_int(j, "park_overruns", (long long)atomic_load(&bp_gate.overruns));
     bp_json_int(j, "boosts", (long long)atomic_load(&bp_gate.boosts));
+    /* The directed hand-off: who was handed the GIL after waiting on its
+     * cond, how long the interactive waited (bucket tops, 25% apart), the
+     * longest a computing (or due) waiter waited, and the hold-backs. */
+    struct bp_handoff_counts h;
+    bp_handoff_read(&h);
+    bp_json_open(j, "handoff", '{');
+    bp_json_open(j, "served", '{');
+    for (int c = 0; c < WAITER_CLASS_COUNT; c++)
+        bp_json_int(j, bp_waiter_class_name((enum bp_waiter_class)c), (long long)h.served[c]);
+    bp_json_close(j, '}');
+    bp_json_int(j, "interactive_wait_p50_us", (long long)(bp_wait_percentile(h.interactive_wait, 0.50) / 1000u));
+    bp_json_int(j, "interactive_wait_p99_us", (long long)(bp_wait_percentile(h.interactive_wait, 0.99) / 1000u));
+    bp_json_int(j, "computing_wait_max_us", (long long)(h.computing_wait_max_ns / 1000u));
+    bp_json_int(j, "held_back", (long long)h.held_back);
+    bp_json_int(j, "passed_over", (long long)h.passed_over);
+    bp_json_close(j, '}');
 }
 
 void bp_report_exit_end(struct bp_json *j, uint64_t now, const struct bp_run *run, const struct bp_figures *tot)

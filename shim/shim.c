@@ -14,6 +14,7 @@
 #include "finish.h"
 #include "gate.h"
 #include "gil.h"
+#include "handoff.h"
 #include "hooks.h"
 #include "log.h"
 #include "monitor.h"
@@ -57,6 +58,7 @@ static void after_fork_child(void)
     bp_finish_after_fork_child();
     bp_affinity_after_fork_child();
     bp_gate_after_fork_child();
+    bp_handoff_after_fork_child();
     bp_threads_after_fork_child(now);
 }
 
@@ -109,6 +111,7 @@ void bp_shim_activate(void)
     bp_gate_configure(0, (int)bp_opt(OPT_MIN_WORKERS));
     if (bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_PRIORITY) == CHOICE_AUTO)
         bp_priority_ns = (uint64_t)bp_opt(OPT_PRIORITY_US) * 1000u;
+    bp_handoff_on = bp_opt(OPT_HANDOFF) == CHOICE_AUTO;
     bp_affinity_init();
     bp_registry_init(bp_options[OPT_REGISTRY].value ? bp_options[OPT_REGISTRY].path : NULL, bp_note);
     bp_finish_set_owner();

@@ -247,6 +247,13 @@ class Run:
                 out[key] = sum(vals)
         return out
 
+    def handoff(self):
+        """The exit record's directed hand-off counts (mode auto), or None:
+        {served: {class: n}, interactive_wait_p50_us, ..._p99_us,
+        computing_wait_max_us, held_back, passed_over}."""
+        h = self.exit.get("handoff") if self.exit is not None else None
+        return h if isinstance(h, dict) else None
+
     def decision_counts(self):
         """{what: count}: K's actions, and from schema 2's records the pins
         and unpins (`pin`) and the gate's changes (`gate_was` -> `gate`)."""

@@ -55,7 +55,7 @@ def summary_data(number, count, run):
         "process": {"intervals": len(run.processes), **run.process_stats()},
         "decisions": run.decision_counts(), "decision_records": len(run.decisions),
         "pinned": [{"from_s": a, "to_s": b, "cpu": c} for a, b, c in run.pinned_spans()],
-        "gate": run.gate_stats(), "counts": run.counts(), "schema": s.get("schema"),
+        "gate": run.gate_stats(), "counts": run.counts(), "handoff": run.handoff(), "schema": s.get("schema"),
         "notes": [{"level": n.get("level"), "message": n.get("message")} for n in run.notes],
     }
 
@@ -124,6 +124,16 @@ def summary_text(d, limit=None):
     for key, label in PROCESS_COUNTS:
         if key in d.get("counts", {}):
             s.append(f"  {label} over the run: {fmt(d['counts'][key], 'count')}")
+    h = d.get("handoff")
+    served = h.get("served") if h else None
+    if isinstance(served, dict) and any(num(v) for v in served.values()):
+        s.append("  GIL hand-overs to waiters: " + ", ".join(
+            f"{clean(k)} {fmt(num(v), 'count')}" for k, v in served.items() if num(v) is not None))
+        s.append(f"  interactive waits p50 {fmt(num(h.get('interactive_wait_p50_us')), 'count')} us, "
+                 f"p99 {fmt(num(h.get('interactive_wait_p99_us')), 'count')} us; longest computing wait "
+                 f"{fmt(num(h.get('computing_wait_max_us')), 'count')} us; held back "
+                 f"{fmt(num(h.get('held_back')), 'count')}, taken past a higher class "
+                 f"{fmt(num(h.get('passed_over')), 'count')}")
     s.append("")
     total = d["decision_records"]
     s.append(f"decisions ({total})")

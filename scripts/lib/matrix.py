@@ -130,11 +130,13 @@ def _sock(where, n):
                 echo=True)
 
 
-def _lag(t):
-    return Case(f"lag-{t}",
+def _lag(t, mode="upfront"):
+    return Case(f"lag-{t}" if mode == "upfront" else f"lag-inflight-{t}",
                 f"main thread sleeping 2 ms in a loop next to ThreadPoolExecutor({t}) of "
-                f"pure-Python tasks (oversleep)",
-                "lag.py", lambda c, t=t: [t, 4000, 10000], lambda c, t=t: [t, 600, 10000],
+                f"pure-Python tasks (oversleep)" + ("" if mode == "upfront" else
+                                                    f", {t} kept in flight by a thread submitting "
+                                                    f"one as one completes"),
+                "lag.py", lambda c, t=t: [t, 4000, 10000, mode], lambda c, t=t: [t, 600, 10000, mode],
                 Metric("tasks_per_s", "pool tasks/s"), Metric("lag_p99_ms", "lag p99 ms", "lower"),
                 [Metric("lag_p50_ms", "lag p50 ms", "lower"),
                  Metric("lag_max_ms", "lag max ms", "lower")])
@@ -153,11 +155,11 @@ def _http(ncpu):
     return case
 
 
-def _gunicorn():
-    case = Case("gunicorn-w2", "gunicorn -w 2 -k gthread --threads 16, a Flask app: /cpu computes "
-                "~5-10 ms of pure Python, / is a small JSON body; wrk -c16 on /cpu and wrk -c2 on / "
-                "at once (Debian's gunicorn, python3-flask, wrk; Debian's python3)",
-                "gunicorn_app.py", lambda c: [2, 16], lambda c: [2, 16],
+def _gunicorn(workers=2, threads=16):
+    case = Case(f"gunicorn-w{workers}", f"gunicorn -w {workers} -k gthread --threads {threads}, a Flask app: "
+                "/cpu computes ~5-10 ms of pure Python, / is a small JSON body; wrk -c16 on /cpu and wrk -c2 "
+                "on / at once (Debian's gunicorn, python3-flask, wrk; Debian's python3)",
+                "gunicorn_app.py", lambda c: [workers, threads], lambda c: [workers, threads],
                 Metric("cpu_req_per_s", "CPU requests/s"), Metric("p99_ms", "cheap p99 ms", "lower"),
                 [Metric("p50_ms", "cheap p50 ms", "lower"),
                  Metric("cheap_req_per_s", "cheap requests/s"),
@@ -178,6 +180,7 @@ def _multiseed(procs):
 
 CASES = [
     _gunicorn(),
+    _gunicorn(1, 32),
     _multiseed(2),
     _multiseed(4),
     Case("seed-taskset", "the seed's pool (T=256, 10,000 tasks) twice at once: one process "
@@ -192,6 +195,8 @@ CASES = [
          Metric("msteps_per_s", "Msteps/s"), None, [FUTEX], futex=True),
     _lag(32),
     _lag(256),
+    _lag(32, "inflight"),
+    _lag(256, "inflight"),
     _sock("main", 1), _sock("main", 4), _sock("main", 16),
     _sock("worker", 1), _sock("worker", 4), _sock("worker", 16),
     Case("hashlib-4t", "4 threads hashing 8 MiB buffers (SHA-256 releases the GIL)",
