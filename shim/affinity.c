@@ -21,7 +21,7 @@
 
 #include "affinity.h"
 #include "controller.h"
-#include "registry.h"
+#include "cpus.h"
 #include "threads.h"
 
 struct bp_affinity bp_aff = {.cpu = -1};

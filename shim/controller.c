@@ -122,6 +122,7 @@ static void decide_gate(struct bp_controller *c, const struct bp_interval *in, s
 {
     double forced = in->span_ns ? (double)in->forced * 1e9 / (double)in->span_ns : 0.0;
     d->forced_per_s = forced;
+    d->rewaits = in->takes ? (double)in->cond_waits / (double)in->takes : 0.0;
     d->signal = SIGNAL_NONE;
     if (!c->params.gate) {
         c->shut = 0;

@@ -81,6 +81,7 @@ struct bp_interval {
     double demand;          /* workers waiting for the GIL or parked, on average */
     uint64_t forced;        /* workers' holds ended because a waiter asked */
     double main_waiting;    /* the main thread waiting for the GIL, on average */
+    uint64_t takes, cond_waits; /* the main GIL's takes and the waits on its cond in them, every thread */
     /* Every Python thread, for GIL affinity; and of them the threads the
      * program started (the main thread aside). */
     uint64_t cpu_ns, held_ns;
@@ -124,6 +125,7 @@ struct bp_decision {
     int shut_before, shut_after;
     enum bp_signal signal;
     double forced_per_s;
+    double rewaits;        /* waits on the GIL's cond per take: far above 1, a convoy (logged, not acted on) */
     char gate_reason[160];
     enum bp_pin_action pin;
     int pin_cpu;           /* PIN_PIN: the CPU */

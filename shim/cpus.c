@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "registry.h"
+#include "cpus.h"
 
 int bp_cpulist_parse(const char *s, cpu_set_t *out)
 {

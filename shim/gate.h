@@ -2,13 +2,17 @@
 #ifndef BETAPOOL_GATE_H
 #define BETAPOOL_GATE_H
 
+#include <stdalign.h>
+
 #include "common.h"
 #include "controller.h"
 #include "threads.h"
 
+/* shut is read at every take; the rest is written by the monitor every
+ * tick (k) and by gated threads: apart on a line of their own. */
 struct bp_gate {
-    _Atomic int shut;             /* threads may be parked */
-    _Atomic int k;
+    alignas(64) _Atomic int shut; /* threads may be parked */
+    alignas(64) _Atomic int k;
     _Atomic int in_use;           /* slots held */
     _Atomic int parked;           /* threads waiting at the gate now */
     _Atomic uint64_t parks;       /* parks so far */

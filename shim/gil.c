@@ -24,8 +24,6 @@
 #include "threads.h"
 
 struct bp_gil bp_gil;
-/* Alone on its cache line: every take writes it. */
-_Alignas(64) _Atomic(struct bp_thread *) bp_gil_holder;
 _Alignas(64) uint64_t bp_priority_ns;
 
 /* The last few mutexes the Python image initialised. CPython is single

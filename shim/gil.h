@@ -2,12 +2,18 @@
 #ifndef BETAPOOL_GIL_H
 #define BETAPOOL_GIL_H
 
+#include <stdalign.h>
+
 #include "common.h"
 #include "cpython.h" /* the GIL struct's layout: BP_GIL_*_OFFSET, BP_GIL_*_FROM_COND */
 #include "threads.h"
 
+/* Read by every pthread_mutex_lock and at every take; written when a GIL
+ * is found, forgotten or checked. Aligned: nothing another module writes
+ * (the monitor's run, the API's metrics_lock) shares its line, and the
+ * holder, written at every take, has the second line to itself. */
 struct bp_gil {
-    _Atomic(void *) cond;          /* C */
+    alignas(64) _Atomic(void *) cond; /* C */
     _Atomic(void *) mutex;         /* M  = C + 48 */
     _Atomic(void *) switch_mutex;  /* SM = C + 136 */
     _Atomic int found;
@@ -18,7 +24,12 @@ struct bp_gil {
     _Atomic int disabled;          /* a free-threaded CPython: BP_FT_GIL_OFF or BP_FT_GIL_ON */
     _Atomic int layout_checks;     /* takes still to verify (see gil.c) */
     _Atomic int layout_failed;
+    /* The thread that took the GIL last (it holds it, or held it last), for
+     * the priority: a favoured waiter cuts its wait only behind a computing
+     * holder, one that is not brief. Written at every completed take. */
+    alignas(64) _Atomic(struct bp_thread *) holder;
 };
+_Static_assert(sizeof(struct bp_gil) == 128, "bp_gil: the found GIL's line, then the holder's");
 extern struct bp_gil bp_gil BP_HIDDEN;
 /* The conds of the other GILs followed (NULL: a free slot): sub-interpreters
  * with a GIL of their own (3.12+), learned at their create_gil, forgotten
@@ -29,10 +40,6 @@ extern _Atomic(void *) bp_gil_others[BP_OTHER_GILS] BP_HIDDEN;
 void bp_gil_note_cond_destroy(void *c) BP_HIDDEN;
 /* bp_gil.disabled: a free-threaded build, observed only (gil_check.c). */
 enum { BP_FT_NONE = 0, BP_FT_GIL_OFF = 1, BP_FT_GIL_ON = 2 };
-/* The thread that took the GIL last (it holds it, or held it last), for
- * the priority: a favoured waiter cuts its wait only behind a computing
- * holder, one that is not brief. Written at every completed take. */
-extern _Atomic(struct bp_thread *) bp_gil_holder BP_HIDDEN;
 /* CPython's own `locked` flag, stable while M is held: take_gil sets it and
  * drop_gil clears it, both under M. (The first takes check that this is
  * the flag: bp_gil_check_take.) */

@@ -41,8 +41,12 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
         bp_phase_set(t, PH_WAIT, now_fn());
         return;
     case EV_TIMEDWAIT_COND:
-        if (ph == PH_WAIT && t->gil_step == STEP_TAKING)
+        if (ph != PH_WAIT)
+            return;
+        if (t->gil_step == STEP_TAKING)
             t->gil_step = STEP_TAKING_WAITED;
+        atomic_store_explicit(&t->cond_waits, atomic_load_explicit(&t->cond_waits, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         return;
     case EV_LOCK_SWITCH:
         if (ph == PH_WAIT && t->gil_step != STEP_SWITCH_WAIT) {
@@ -55,7 +59,7 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
             bp_phase_set(t, PH_HELD, at);
             t->hold_start_ns = at;
             if (!t->gil_other)
-                atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
+                atomic_store_explicit(&bp_gil.holder, t, memory_order_relaxed);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             t->gil_step = atomic_load_explicit(&bp_gil.layout_checks, memory_order_relaxed) > 0 ? STEP_TAKEN_CHECK
@@ -80,7 +84,7 @@ static inline __attribute__((always_inline)) void bp_gil_rule(struct bp_thread *
             /* The take that found everything free reached lock(SM): it
              * was one. */
             if (!t->gil_other)
-                atomic_store_explicit(&bp_gil_holder, t, memory_order_relaxed);
+                atomic_store_explicit(&bp_gil.holder, t, memory_order_relaxed);
             atomic_store_explicit(&t->takes, atomic_load_explicit(&t->takes, memory_order_relaxed) + 1,
                                   memory_order_relaxed);
             t->gil_step = STEP_NONE;

@@ -60,5 +60,6 @@ void bp_handoff_after_fork_child(void)
 {
     for (int c = 0; c < WAITER_CLASS_COUNT; c++)
         atomic_store(&bp_handoff.waiting[c], 0);
+    atomic_store(&bp_handoff.urgent, 0);
     atomic_store(&bp_handoff.wake_all, 0);
 }

@@ -14,13 +14,17 @@
 #define BP_WAIT_BUCKETS 128
 
 struct bp_handoff {
-    /* Now: the main GIL's cond waiters of each class (changed under the
-     * GIL's mutex), and the reasons for a drop to wake every waiter
-     * instead of one: interactive and due waiters, favoured waits. */
-    _Atomic int waiting[WAITER_CLASS_COUNT];
-    _Atomic int wake_all;
+    /* Favoured waits while the hand-off is off (its drops wake every
+     * waiter then, as before the hand-off was directed): read by every
+     * pthread_cond_signal in the process, on a line of its own. */
+    _Alignas(64) _Atomic int wake_all;
+    /* Now: the main GIL's cond waiters of each class, and of the
+     * interactive and due classes together (changed under the GIL's
+     * mutex). */
+    _Alignas(64) _Atomic int waiting[WAITER_CLASS_COUNT];
+    _Atomic int urgent;
     /* Counts over the run. */
-    _Atomic uint64_t served[WAITER_CLASS_COUNT]; /* hand-overs to a waiter of each class */
+    _Alignas(64) _Atomic uint64_t served[WAITER_CLASS_COUNT]; /* hand-overs to a waiter of each class */
     _Atomic uint64_t held_back;                  /* waits that left the free GIL to a higher class */
     _Atomic uint64_t passed_over;                /* hand-overs taken past a waiting higher class (off, or
                                                   * held back BP_HOLD_BACK_NS already) */

@@ -89,14 +89,14 @@ static __attribute__((noinline)) int take_begin_gated(struct bp_thread *t, pthre
     if (bp_real.mutex_trylock(m) == 0) {
         /* Held back (the directed hand-off), the take waited: its end is
          * timed at lock(SM) as a take that waited on C. */
-        int waited = BP_UNLIKELY(atomic_load_explicit(&bp_handoff.wake_all, memory_order_relaxed) > 0) &&
+        int waited = BP_UNLIKELY(atomic_load_explicit(&bp_handoff.urgent, memory_order_relaxed) > 0) &&
                      bp_handoff_take_begin(t, m, now);
         bp_gil_take_rule(t, waited || bp_gil_locked() ? TAKE_MAY_WAIT : TAKE_FREE, now);
         return 0;
     }
     bp_gil_take_rule(t, TAKE_CONTENDED, now);
     int r = bp_real.mutex_lock(m);
-    if (r == 0 && BP_UNLIKELY(atomic_load_explicit(&bp_handoff.wake_all, memory_order_relaxed) > 0))
+    if (r == 0 && BP_UNLIKELY(atomic_load_explicit(&bp_handoff.urgent, memory_order_relaxed) > 0))
         bp_handoff_take_begin(t, m, now);
     return r;
 }

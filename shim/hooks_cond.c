@@ -4,6 +4,7 @@
  * it is). Both act through CPython's own cond and mutex, on its own waits;
  * who is favoured and who goes first are decided in controller.h. */
 #include <errno.h>
+#include <stdalign.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -18,17 +19,19 @@
 #define HOOK __attribute__((visibility("default")))
 
 /* Threads in a wait the priority shortened (see favour()). */
-static _Atomic int favoured_now;
+static alignas(64) _Atomic int favoured_now; /* read by every favour() */
 /* The take (by when it began) whose holder this thread has asked to let go
  * already (see favour()). */
 static __thread uint64_t asked_for_take;
 
 /* The GIL's cond is signalled by the holder's drop (and its switch cond by
  * a take): nothing to record there (the drop's release is read from
- * CPython's flag at unlock(M)). While an interactive or due waiter waits,
- * or a favoured one, the drop wakes every waiter, not the one waiting
- * longest (a computing thread the gate admitted): the directed hand-off
- * (directed_wait) then leaves the GIL to the one whose turn it is. */
+ * CPython's flag at unlock(M)). With the hand-off off, while a favoured
+ * thread waits, the drop wakes every waiter, not the one waiting longest
+ * (a computing thread the gate admitted), so that the favoured one can
+ * take the GIL. With the hand-off directed, the drop wakes one, and a
+ * waiter that leaves the GIL to a higher class passes the wake on
+ * (hold_back): a few wake-ups, not one per waiter of a pool. */
 HOOK int pthread_cond_signal(pthread_cond_t *c)
 {
     if (BP_UNLIKELY(atomic_load_explicit(&bp_handoff.wake_all, memory_order_relaxed) > 0) &&
@@ -49,7 +52,7 @@ HOOK int pthread_cond_signal(pthread_cond_t *c)
  * is left alone. */
 static enum bp_holder holder_for(const struct bp_thread *t)
 {
-    struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+    struct bp_thread *h = atomic_load_explicit(&bp_gil.holder, memory_order_relaxed);
     if (!h)
         return HOLDER_NONE;
     if (h == t)
@@ -85,7 +88,8 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
         atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
         return 0; /* another thread got there first */
     }
-    atomic_fetch_add_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+    if (!bp_handoff_on)
+        atomic_fetch_add_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
     if (first)
         asked_for_take = w.asked_ns;
     sooner->tv_sec = (time_t)(want / 1000000000u);
@@ -106,15 +110,15 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
 static void class_enter(enum bp_waiter_class cls)
 {
     atomic_fetch_add_explicit(&bp_handoff.waiting[cls], 1, memory_order_relaxed);
-    if (cls != WAITER_COMPUTING && bp_handoff_on)
-        atomic_fetch_add_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+    if (cls != WAITER_COMPUTING)
+        atomic_fetch_add_explicit(&bp_handoff.urgent, 1, memory_order_relaxed);
 }
 
 static void class_leave(enum bp_waiter_class cls)
 {
     atomic_fetch_sub_explicit(&bp_handoff.waiting[cls], 1, memory_order_relaxed);
-    if (cls != WAITER_COMPUTING && bp_handoff_on)
-        atomic_fetch_sub_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+    if (cls != WAITER_COMPUTING)
+        atomic_fetch_sub_explicit(&bp_handoff.urgent, 1, memory_order_relaxed);
 }
 
 static uint64_t mono_ns(void)
@@ -156,6 +160,11 @@ static int hold_back(enum bp_waiter_class cls, pthread_cond_t *c, pthread_mutex_
                 until = given;
         }
         struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u)};
+        /* The drop woke this thread, or another one: pass a wake on to
+         * the next waiter (glibc wakes the longest waiting first; the
+         * higher class is reached after the few computing waiters the
+         * gate admitted at most, each passing it on). */
+        bp_real.cond_signal(c);
         class_enter(cls);
         *r = bp_real.cond_timedwait(c, m, &ts);
         class_leave(cls);
@@ -226,11 +235,12 @@ HOOK int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const str
                 : bp_real.cond_timedwait(c, m, until);
     if (favoured) {
         atomic_fetch_sub_explicit(&favoured_now, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
+        if (!bp_handoff_on)
+            atomic_fetch_sub_explicit(&bp_handoff.wake_all, 1, memory_order_relaxed);
     }
     if (r == ETIMEDOUT && *(const volatile int *)(const void *)(gil + BP_GIL_LOCKED_FROM_COND) == 1 &&
         *(const volatile unsigned long *)(const void *)(gil + BP_GIL_SWITCH_NUMBER_FROM_COND) == switches) {
-        struct bp_thread *h = atomic_load_explicit(&bp_gil_holder, memory_order_relaxed);
+        struct bp_thread *h = atomic_load_explicit(&bp_gil.holder, memory_order_relaxed);
         if (h && h != t) {
             atomic_fetch_add_explicit(&h->asked, 1, memory_order_relaxed);
             if (!favoured)

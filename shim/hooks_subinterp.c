@@ -46,7 +46,9 @@ static __attribute__((noinline, cold)) void first_other_take(struct bp_thread *t
         bp_gate_release(t);
 }
 
-int bp_other_gil_lock(pthread_mutex_t *m)
+/* Out of line (LTO would inline them): the hooks' common path keeps no
+ * frame of its own. */
+__attribute__((noinline)) int bp_other_gil_lock(pthread_mutex_t *m)
 {
     struct bp_thread *t = bp_self;
     uintptr_t d;
@@ -74,7 +76,7 @@ int bp_other_gil_lock(pthread_mutex_t *m)
     return bp_real.mutex_lock(m);
 }
 
-int bp_other_gil_unlock(pthread_mutex_t *m)
+__attribute__((noinline)) int bp_other_gil_unlock(pthread_mutex_t *m)
 {
     struct bp_thread *t = bp_self;
     uintptr_t d;

@@ -126,6 +126,8 @@ static void tick(uint64_t now, int final, struct bp_json *exit_json, struct bp_f
     bp_report_process(now, &tl, acting, ctl.shut);
     run.forced += tl.forced;
     run.favoured += tl.favoured;
+    run.takes += tl.takes;
+    run.cond_waits += tl.cond_waits;
     run.held_ns += tl.proc.held_ns;
     run.wait_ns += tl.proc.wait_ns;
     /* Nothing is decided once the GIL is no longer followed. */

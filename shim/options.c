@@ -14,7 +14,10 @@ static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
 static const char *const auto_choices[] = {"off", "auto", NULL};
 static const char *const clock_choices[] = {"auto", "monotonic", NULL};
 
-/* Defaults are the measured ones; README's table lists the same. */
+/* Defaults are the measured ones, here only: the build writes them into the
+ * Python package's _schema.py (schema.c), whence `betapool run --help` and
+ * the log reader take them; README's table lists the same
+ * (test_wrapper.py holds it to this table). */
 struct bp_option bp_options[OPT_COUNT] = {
     /* auto by default: it acts only where the measurements say acting pays
      * (README, "What betapool does by default"). enforce, the name of the

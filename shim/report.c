@@ -219,6 +219,8 @@ void bp_report_process(uint64_t now, const struct bp_tally *tl, int acting, int 
     bp_json_int(&j, "gil_waiting", tl->waiting);
     bp_json_int(&j, "forced", (long long)tl->forced);
     bp_json_int(&j, "favoured", (long long)tl->favoured);
+    bp_json_int(&j, "takes", (long long)tl->takes);
+    bp_json_int(&j, "cond_waits", (long long)tl->cond_waits);
     if (acting) {
         bp_json_str(&j, "gate", bp_gate_state_name(shut)); /* as decided: the exit opens it */
         bp_json_int(&j, "k", atomic_load(&bp_gate.k));
@@ -245,6 +247,7 @@ static void write_decision(uint64_t now, const struct bp_decision *d)
     bp_json_str(&j, "gate_was", bp_gate_state_name(d->shut_before));
     bp_json_str(&j, "signal", bp_signal_name(d->signal));
     bp_json_fixed2(&j, "forced_per_s", d->forced_per_s);
+    bp_json_fixed2(&j, "rewaits", d->rewaits);
     bp_json_str(&j, "gate_reason", d->gate_reason);
     bp_json_str(&j, "pin", bp_pin_action_name(d->pin));
     bp_json_int(&j, "cpu", atomic_load(&bp_aff.cpu));
@@ -323,6 +326,8 @@ static void exit_counts(struct bp_json *j, const struct bp_run *run, const struc
     bp_json_close(j, '}');
     bp_json_int(j, "forced", (long long)run->forced);
     bp_json_int(j, "favoured", (long long)run->favoured);
+    bp_json_int(j, "takes", (long long)run->takes);
+    bp_json_int(j, "cond_waits", (long long)run->cond_waits);
     if (bp_opt(OPT_MODE) != MODE_AUTO)
         return;
     bp_json_open(j, "decisions", '{');

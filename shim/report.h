@@ -20,6 +20,7 @@ struct bp_run {
     struct bp_figures ended;             /* the threads that ended */
     uint64_t decisions[ACTION_COUNT];
     uint64_t forced, favoured;           /* over the run, every thread */
+    uint64_t takes, cond_waits;          /* over the run, the main GIL's threads */
     uint64_t held_ns, wait_ns;           /* GIL held and waited for, over the run, every thread */
     uint64_t ticks;
 };

@@ -24,6 +24,8 @@ void bp_sample_take(struct bp_seen *seen, const struct bp_times *tm, uint64_t en
     bp_figures_from(&out->f, end > seen->ns ? end - seen->ns : 0, cpu_d, delta);
     out->forced = since(forced, seen->forced);
     out->favoured = since(favoured, seen->favoured);
+    out->takes = since(tm->takes, seen->takes);
+    out->cond_waits = since(tm->cond_waits, seen->cond_waits);
     out->active = active;
     for (int p = 0; p < PH_COUNT; p++)
         seen->acc_ns[p] = tm->acc_ns[p];
@@ -31,6 +33,8 @@ void bp_sample_take(struct bp_seen *seen, const struct bp_times *tm, uint64_t en
     seen->ns = end;
     seen->forced = forced;
     seen->favoured = favoured;
+    seen->takes = tm->takes;
+    seen->cond_waits = tm->cond_waits;
 }
 
 int bp_sample_counts(int python, const struct bp_times *tm)
@@ -56,8 +60,11 @@ enum bp_role bp_role_of(const struct bp_thread *t)
 void bp_tally_add(struct bp_tally *tl, const struct bp_sample *s, enum bp_role role)
 {
     bp_figures_add(&tl->proc, &s->f);
-    if (role != ROLE_OTHER_GIL)
+    if (role != ROLE_OTHER_GIL) {
         bp_figures_add(&tl->gil, &s->f);
+        tl->takes += s->takes;
+        tl->cond_waits += s->cond_waits;
+    }
     tl->forced += s->forced;
     tl->favoured += s->favoured;
     if (role == ROLE_WORKER || role == ROLE_BRIEF) {
@@ -87,6 +94,8 @@ struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, c
         .demand = bp_average_waiting(&tl->workers, span_ns),
         .forced = tl->workers_forced,
         .main_waiting = span_ns ? (double)tl->main_thread.wait_ns / (double)span_ns : 0.0,
+        .takes = tl->takes,
+        .cond_waits = tl->cond_waits,
         .cpu_ns = tl->gil.cpu_ns,
         .held_ns = tl->gil.held_ns,
         .pool_cpu_ns = tl->pool.cpu_ns,

@@ -12,6 +12,7 @@
 struct bp_sample {
     struct bp_figures f;
     uint64_t forced, favoured; /* waiters' requests it was made to yield to; waits betapool shortened */
+    uint64_t takes, cond_waits; /* GIL takes completed; waits on the GIL's cond (threads.h) */
     int active;                /* it did more than stay blocked outside the GIL */
 };
 
@@ -47,6 +48,7 @@ struct bp_tally {
     struct bp_figures pool; /* the Python threads the program started: workers and brief ones */
     struct bp_figures gil; /* the main GIL's threads: every counted one but ROLE_OTHER_GIL's */
     uint64_t forced, workers_forced, favoured;
+    uint64_t takes, cond_waits; /* the main GIL's threads */
     unsigned alive, waiting; /* counted live threads; of them, waiting for the GIL */
     struct bp_figures lives; /* the counted live threads over their lives so far */
 };

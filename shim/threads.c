@@ -78,6 +78,7 @@ struct bp_thread *bp_thread_reserve(void)
         atomic_store_explicit(&t->acc_ns[p], 0, memory_order_relaxed);
     }
     atomic_store_explicit(&t->takes, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->cond_waits, 0, memory_order_relaxed);
     atomic_store_explicit(&t->forced, 0, memory_order_relaxed);
     atomic_store_explicit(&t->favoured, 0, memory_order_relaxed);
     atomic_store_explicit(&t->asked, 0, memory_order_relaxed);
@@ -145,6 +146,7 @@ void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *ou
         uint64_t start = atomic_load_explicit(&t->phase_start_ns, memory_order_relaxed);
         uint64_t handover = atomic_load_explicit(&t->handover_ns, memory_order_relaxed);
         out->takes = atomic_load_explicit(&t->takes, memory_order_relaxed);
+        out->cond_waits = atomic_load_explicit(&t->cond_waits, memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&t->seq, memory_order_relaxed) != s1)
             continue;
@@ -188,6 +190,8 @@ void bp_threads_after_fork_child(uint64_t now)
         t->start_ns = now;
         memset(&t->seen, 0, sizeof t->seen); /* the child's thread is a new task */
         t->seen.ns = now;
+        t->seen.takes = atomic_load(&t->takes); /* the parent's, not the child's */
+        t->seen.cond_waits = atomic_load(&t->cond_waits);
         for (int p = 0; p < PH_COUNT; p++)
             atomic_store(&t->acc_ns[p], 0);
         atomic_store(&t->forced, 0);

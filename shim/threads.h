@@ -3,6 +3,8 @@
 #ifndef BETAPOOL_THREADS_H
 #define BETAPOOL_THREADS_H
 
+#include <stdalign.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "common.h"
@@ -31,12 +33,20 @@ struct bp_seen {
     uint64_t cpu_ns;
     uint64_t acc_ns[PH_COUNT];
     uint64_t forced, favoured;
+    uint64_t takes, cond_waits;
 };
 
+/* One record per thread, in three groups by who writes them, each starting
+ * a cache line of its own: a line one thread writes and others write too
+ * moves between their CPUs at every write. The owner writes its group at
+ * every GIL take and drop, so nothing another thread writes shares its
+ * lines (waiters' `forced` and `asked` once shared the second, the gate's
+ * `park_word` the owner's `after_idle`). 384 bytes. */
 struct bp_thread {
-    /* Written by the owning thread on every GIL event; read by the monitor
-     * through the sequence counter (a seqlock: odd while changing). */
-    _Atomic uint32_t seq;
+    /* ---- 1. The thread itself, on its hot path (two lines) ----
+     * Its times: written by the owner at every GIL event, read by the
+     * monitor through the sequence counter (a seqlock: odd while changing). */
+    alignas(64) _Atomic uint32_t seq;
     _Atomic uint32_t phase;
     _Atomic uint64_t phase_start_ns;
     _Atomic uint64_t acc_ns[PH_COUNT];
@@ -46,51 +56,72 @@ struct bp_thread {
      * one change (bp_phase_set_via). One write at the drop's start instead
      * of a phase change. */
     _Atomic uint64_t handover_ns;
-    _Atomic uint64_t takes; /* completed GIL takes */
-    _Atomic uint64_t forced;   /* waiters' full switch intervals that asked this thread, holding, to let go */
-    _Atomic uint64_t favoured; /* GIL waits betapool shortened (the priority) */
-    _Atomic uint32_t asked;    /* waiters' timeouts, favoured ones too, that asked it to let go */
-    /* Owner-private: where the thread is inside a take or drop (gil.c). */
-    uint8_t gil_step;       /* enum bp_gil_step */
-    /* Owner-private: the GIL of its current (or last) take: 0 the main
-     * interpreter's, i > 0 bp_gil_others[i - 1] (a sub-interpreter's own). */
+    _Atomic uint64_t takes;    /* completed GIL takes */
+    /* Waits on the main GIL's cond inside its takes: one per wake-up that
+     * found the GIL held again (a timeout, or a signal another thread beat
+     * it to). Far more than the takes that waited: a convoy of waiters. */
+    _Atomic uint64_t cond_waits;
+    _Atomic uint64_t favoured; /* its GIL waits betapool shortened (the priority, hooks.c) */
+    /* The GIL rules (gil.c, gil_rules.h), written by the owner only. */
+    uint8_t gil_step;       /* where it is inside a take or drop: enum bp_gil_step */
+    /* The GIL of its current (or last) take: 0 the main interpreter's,
+     * i > 0 bp_gil_others[i - 1] (a sub-interpreter's own). */
     uint8_t gil_other;
+    /* How its last hold went. A thread is brief while its last hold was
+     * shorter than BP_BRIEF_HOLD_NS and ended of its own accord: it is
+     * never parked, and it may be favoured. Read by other threads' waits
+     * (see bp_gil.holder), the gate and the monitor. */
+    _Atomic uint8_t brief;
     /* Set at its first take of another GIL, never cleared: it computes in
      * parallel with the main GIL's threads, so it is never pinned with
      * them nor parked by their gate (read by the monitor and affinity). */
     _Atomic uint8_t other_gil_seen;
-    /* Owner-private: how its last hold went (gil.c). A thread is brief
-     * while its last hold was shorter than BP_BRIEF_HOLD_NS and ended of
-     * its own accord: it is never parked, and it may be favoured. */
-    _Atomic uint8_t brief;  /* read by other threads' waits: see bp_gil_holder */
+    uint32_t asked_seen;    /* `asked` at the end of the last hold */
     uint64_t hold_start_ns; /* when the current (or last) hold began */
     uint64_t hold_ns;       /* length of the last hold */
     uint64_t drop_ns;       /* when it ended */
-    uint32_t asked_seen;    /* `asked` at the end of the last hold */
-    /* Identity, set before the thread runs or at its start/exit. */
-    _Atomic int state;      /* enum bp_slot_state */
+    /* The gate's owner side (gate.c), at every gated take. */
+    uint8_t has_slot;       /* holds one of the gate's K slots */
+    uint8_t after_idle;     /* waited idle since its last take: new work */
+    /* Read at every gated take, set before the thread runs. */
     uint8_t python;         /* CPython started this thread */
     uint8_t via;            /* enum bp_via */
+
+    /* ---- 2. Written by other threads (one line) ----
+     * Waiters ask the holder to let go (hooks.c's timedwait): */
+    alignas(64) _Atomic uint64_t forced; /* waiters' full switch intervals that asked this thread, holding, to let go */
+    _Atomic uint32_t asked;    /* waiters' timeouts, favoured ones too, that asked it to let go */
+    /* The gate (gate.c): the thread hands itself a slot or is handed one. */
+    _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */
+    struct bp_thread *q_next, *q_prev; /* the gate's queue, under its lock */
+    uint8_t q_class;                   /* which of the gate's queues */
+    /* GIL affinity (affinity.c, on the monitor's thread; the owner at a
+     * pin given back). */
+    _Atomic uint8_t aff;        /* enum bp_aff_state */
+    uint8_t inherit_pin;        /* created by a thread betapool had pinned */
+    uint32_t next_free;         /* free-list link (threads.c), while the slot is free */
+
+    /* ---- 3. Identity and the monitor (three lines: the monitor's view of
+     * the GIL takes and cond waits, 16 bytes, went past the second) ----
+     * Set by the creator before the thread runs, or by the thread at its
+     * start and exit. */
+    alignas(64) _Atomic int state; /* enum bp_slot_state */
     pid_t tid;
     uint64_t start_ns;
     uint64_t exit_ns;
     uint64_t exit_cpu_ns;
     void *(*start_routine)(void *);
     void *start_arg;
-    /* Monitor-private bookkeeping. */
+    /* Monitor-private bookkeeping (monitor.c, sampling.c). */
     uint8_t start_logged;
     struct bp_seen seen;
-    uint32_t next_free;     /* free-list link */
-    /* The gate (gate.c): owner-written except park_word and q_next. */
-    uint8_t has_slot;
-    uint8_t after_idle;       /* waited idle since its last take: new work */
-    _Atomic uint32_t park_word; /* futex: waiting, handed a slot, gate open */
-    struct bp_thread *q_next, *q_prev; /* the gate's queue, under its lock */
-    uint8_t q_class;                   /* which of the gate's queues */
-    /* GIL affinity (affinity.c). */
-    _Atomic uint8_t aff;        /* enum bp_aff_state */
-    uint8_t inherit_pin;        /* created by a thread betapool had pinned */
-} __attribute__((aligned(64)));
+};
+/* A field added to a group that no longer fits moves the groups after it
+ * and grows every record: say so here when it is meant. (Meant: 320 -> 384
+ * bytes for seen.takes and seen.cond_waits, the convoy's measure.) */
+_Static_assert(offsetof(struct bp_thread, forced) == 128 && offsetof(struct bp_thread, state) == 192 &&
+                   sizeof(struct bp_thread) == 384,
+               "the thread record's groups: two lines, one, three");
 enum bp_aff_state { AFF_UNKNOWN = 0, AFF_PINNED, AFF_LEFT_ALONE };
 
 #define BP_MAX_THREADS 8192
@@ -156,7 +187,7 @@ static inline __attribute__((always_inline)) void bp_phase_set_via(struct bp_thr
  * to now. Safe from any thread. */
 struct bp_times {
     uint64_t acc_ns[PH_COUNT];
-    uint64_t takes;
+    uint64_t takes, cond_waits;
     uint32_t phase;
 };
 void bp_thread_read(const struct bp_thread *t, uint64_t now, struct bp_times *out) BP_HIDDEN;

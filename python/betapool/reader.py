@@ -18,7 +18,7 @@ except ImportError as e:  # a source checkout never built
                       "a source checkout looks for it in build/python/betapool") from e
 
 KNOWN_SCHEMAS = (1, 2)
-DEFAULT_DANGER = 0.3     # the library's default GIL danger zone for beta_io
+DEFAULT_DANGER = _schema.OPTIONS["BETAPOOL_GIL_DANGER"]["default"]   # the library's, for a log without it
 
 # The log's field names and vocabulary, the only list of them in this
 # package; the figures and the decisions' names come from the shim's own
@@ -32,7 +32,8 @@ PROCESS_KEYS = (("threads", "count"), ("k", "count"), ("parked", "count"),
                 ("gil_waiting", "count"), ("gil_wait_share", "ratio"),
                 ("beta", "ratio"), ("beta_io", "ratio"))
 # Counts per interval (schema 2) that the summary also adds up over the run.
-PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"))
+PROCESS_COUNTS = (("forced", "forced GIL switches"), ("favoured", "GIL waits shortened"),
+                  ("takes", "GIL takes"), ("cond_waits", "waits on the GIL's condition"))
 # What decisions are counted as, in this order, named as the exit record's
 # "decisions": K's actions, then the CPU's (`pin`) and the gate's changes.
 ACTIONS = _schema.ACTIONS

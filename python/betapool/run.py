@@ -13,18 +13,8 @@ import os
 import re
 import sys
 
-# The library's defaults, as --help shows them. Keep them equal to the option
-# table in shim/ and README's table of BETAPOOL_* variables.
-DEFAULTS = {
-    "mode": "auto",
-    "log": "none",
-    "interval": 100,
-    "min": 2,
-    "max": 8,
-    "affinity": "auto",
-    "gate": "auto",
-    "priority": "auto",
-}
+from . import _schema       # written at build time from the library's option table
+
 MODES = ("auto", "observe", "off", "enforce")     # enforce: the old name of auto
 AFFINITIES = ("auto", "off")
 LIB_NAME = "libbetapool.so"
@@ -115,12 +105,14 @@ def parser(prog="betapool run"):
     ap._optionals.title = "options"
     for opt, short, var, metavar, meaning in OPTIONS:
         key = opt[2:]
-        if key in DEFAULTS:
-            default = DEFAULTS[key]
-        elif key == "lib":
+        if key == "lib":
             default = "the one beside this betapool package"
         else:
-            default = "off"
+            default = _schema.OPTIONS[var]["default"]   # the library's own (shim/options.c)
+            if default is None:
+                default = "none"
+            elif metavar is None:
+                default = "on" if default else "off"
         setting = f"{var}=1" if var and metavar is None else (var or "")
         text = meaning + "\n" + (f"[{setting}] " if setting else "") + f"(default: {default})"
         text = text.replace("%", "%%")     # argparse formats help with %

@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 
+from . import _schema
 from .reader import LogError, Run, check_schema, clean, num
 from .report import decision_extras, fmt, short_via, table
 
@@ -238,7 +239,8 @@ def follow(log, *, once=False, sort="held", rows=None, wait=None, no_clear=False
             if fol.poll():
                 last_news = time.monotonic()
                 continue
-            interval = (num(fol.run.options.get("interval_ms")) or 100) / 1000.0
+            interval = (num(fol.run.options.get("interval_ms"))
+                        or _schema.OPTIONS["BETAPOOL_INTERVAL_MS"]["default"]) / 1000.0
             if time.monotonic() - last_news > max(2.0, 5 * interval) \
                     and not process_alive(fol.run.start.get("pid")):
                 draw("gone")

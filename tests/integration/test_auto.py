@@ -195,7 +195,7 @@ class AutoCase(ShimTestCase):
                 self.assertLessEqual(r["park_overruns"], r["parks"], json.dumps(r))
             elif r["event"] == "decision":
                 for key in ("action", "k_before", "k_after", "beta_io", "demand", "reason", "gate",
-                            "gate_was", "signal", "forced_per_s", "gate_reason", "pin", "cpu", "pin_reason"):
+                            "gate_was", "signal", "forced_per_s", "rewaits", "gate_reason", "pin", "cpu", "pin_reason"):
                     self.assertIn(key, r, f"{label}: decision without {key}: {json.dumps(r)}")
                 self.assertIn(r["action"], ACTIONS, json.dumps(r))
                 self.assertEqual(r["k_before"], k, f"{label}: k_before is not the K in force: "

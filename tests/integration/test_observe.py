@@ -197,6 +197,25 @@ class TestObserve(ObserveCase):
                     self.assertGreaterEqual(ex.get("python_threads", 0), n + 1, json.dumps(
                         {k: v for k, v in ex.items() if k != "threads"}))
 
+    def test_takes_and_cond_waits_add_up(self):
+        # Every interval's process record counts the GIL takes and the
+        # waits on the GIL's condition made in it; the exit record's
+        # totals are their sums. Eight CPU threads take the GIL at least
+        # once each, and some take has to wait on the condition for it.
+        for label, py in self.each_python():
+            with self.subTest(python=label):
+                cp, out, recs, log = self.cpu_run(label, py, 8)
+                ex = recs[-1]
+                procs = [r for r in recs if r["event"] == "process"]
+                for key in ("takes", "cond_waits"):
+                    self.assertIsInstance(ex.get(key), int, f"exit record's {key}: {excerpt([ex])}")
+                    bad = [r for r in procs if not isinstance(r.get(key), int) or r[key] < 0]
+                    self.assertEqual(bad, [], f"process records' {key}\n{excerpt(bad)}")
+                    self.assertEqual(sum(r[key] for r in procs), ex[key],
+                                     f"{key}: process records' sum vs the exit record's")
+                self.assertGreaterEqual(ex["takes"], 8, excerpt([ex]))
+                self.assertGreaterEqual(ex["cond_waits"], 1, excerpt([ex]))
+
     def test_gil_held_is_exclusive(self):
         # One thread holds the GIL at a time, so the GIL held time summed
         # over every thread cannot exceed the process's life (exit.t, seconds

@@ -2,7 +2,9 @@
 the installed command), without the real library: a fake library file (not
 ELF: the loader says so on stderr and the child runs on) and a child that
 prints its environment. One test reads the built library's defaults, to hold
---help to them."""
+--help to them; another holds README's table of BETAPOOL_* variables to the
+library's option table (the generated _schema.py)."""
+import importlib.util
 import json
 import os
 import re
@@ -15,6 +17,8 @@ import unittest
 from common import BUILD, LIB, ROOT, shim_env
 
 WRAPPER = os.path.join(ROOT, "scripts", "betapool")
+README = os.path.join(ROOT, "README.md")
+SCHEMA = os.path.join(BUILD, "python", "betapool", "_schema.py")
 PACKAGE = os.path.join(ROOT, "python", "betapool")
 DUMP_ENV = "import os, json; print(json.dumps(dict(os.environ)))"
 DUMP_ARGV = "import sys, json; print(json.dumps(sys.argv[1:]))"
@@ -370,6 +374,38 @@ class WrapperTest(unittest.TestCase):
                           ("--priority", "priority")):
             self.assertEqual(helped.get(opt), lib.get(name), f"{opt}: --help says "
                              f"{helped.get(opt)}, the library {lib.get(name)}")
+
+    def test_readme_option_table_is_the_librarys(self):
+        """README's table of BETAPOOL_* variables against shim/options.c's
+        table (as the build wrote it into _schema.py): the same variables,
+        each row's default the library's, and the range a number's meaning
+        gives, (LO-HI ...), the library's bounds."""
+        if not os.path.exists(SCHEMA):
+            self.skipTest(f"{SCHEMA} not built")
+        spec = importlib.util.spec_from_file_location("betapool_schema", SCHEMA)
+        schema = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(schema)
+        rows = {}
+        with open(README) as f:
+            for ln in f:
+                m = re.fullmatch(r"\| `(BETAPOOL_\w+)` \| ([^|]+) \| (.*) \|", ln.strip())
+                if m:
+                    rows[m.group(1)] = (m.group(2).strip().strip("`"), m.group(3))
+        self.assertEqual(sorted(rows), sorted(schema.OPTIONS))
+        for var, o in schema.OPTIONS.items():
+            with self.subTest(var=var):
+                shown, meaning = rows[var]
+                if o["type"] == "path":
+                    self.assertEqual(shown, "unset")
+                elif o["type"] == "choice":
+                    self.assertEqual(shown, o["default"])
+                else:
+                    self.assertEqual(float(shown), o["default"], f"README says {shown}")
+                if o["type"] in ("int", "float"):
+                    bounds = re.search(r"\(([0-9.]+)-([0-9.]+)\b", meaning)
+                    self.assertIsNotNone(bounds, f"README gives no range for {var}")
+                    self.assertEqual((float(bounds.group(1)), float(bounds.group(2))),
+                                     (o["min"], o["max"]))
 
 
 if __name__ == "__main__":

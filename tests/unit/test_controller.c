@@ -206,6 +206,25 @@ Test(gate, threads_that_let_go_on_their_own_keep_it_open)
     }
 }
 
+Test(gate, the_waits_per_take_are_logged_and_change_nothing)
+{
+    start(2, 8, 1, 0.2);
+    /* Debian's 3.14, the seed's pool of 256 on one CPU: 1.8 waits on the
+     * GIL's cond per take, brief workers, nobody forced off. */
+    struct bp_interval in = quiet();
+    in.beta_io = 0.9;
+    in.waiting = 100;
+    in.forced = 1;
+    in.takes = 700;
+    in.cond_waits = 1260;
+    struct bp_decision d = bp_decide(&ctl, &in);
+    cr_expect_float_eq(d.rewaits, 1.8, 1e-9);
+    cr_expect_eq(d.shut_after, 0);
+    cr_expect_eq(d.signal, SIGNAL_NONE);
+    in.takes = 0;
+    cr_expect_float_eq(bp_decide(&ctl, &in).rewaits, 0.0, 1e-9, "no take: no rate");
+}
+
 Test(gate, forced_switches_without_anyone_waiting_do_not_shut_it)
 {
     start(2, 8, 1, 0.2);

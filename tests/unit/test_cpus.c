@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "registry.h"
+#include "cpus.h"
 
 static cpu_set_t set_of(const char *list)
 {

@@ -54,6 +54,7 @@ Test(gil, uncontended_take_and_drop_split_time)
     take_uncontended(t);
     cr_expect_eq(atomic_load(&t->phase), PH_HELD);
     cr_expect_eq(atomic_load(&t->takes), 1);
+    cr_expect_eq(atomic_load(&t->cond_waits), 0);
     fake_now = 10000; /* 7000 ns holding */
     drop(t);
     cr_expect_eq(atomic_load(&t->phase), PH_OUTSIDE);
@@ -80,6 +81,9 @@ Test(gil, contended_take_counts_wait)
     bp_gil_event(t, EV_UNLOCK_MUTEX, now_fn);
     cr_expect_eq(atomic_load(&t->phase), PH_HELD);
     cr_expect_eq(acc(t, PH_WAIT), 7000);
+    /* One take, two waits on the cond (a timeout, then the wait that got it). */
+    cr_expect_eq(atomic_load(&t->takes), 1);
+    cr_expect_eq(atomic_load(&t->cond_waits), 2);
     fake_now = 10000;
     drop(t);
     cr_expect_eq(acc(t, PH_HELD), 1000);

@@ -31,12 +31,42 @@ Test(sampling, a_sample_is_the_difference_between_two_readings)
     cr_expect_eq(s.f.blocked_ns, 100 * MS);
 }
 
+Test(sampling, takes_and_cond_waits_are_counted_per_interval)
+{
+    struct bp_seen seen = {.ns = 100 * MS, .takes = 5, .cond_waits = 2};
+    struct bp_times tm = {.takes = 9, .cond_waits = 14};
+    struct bp_sample s;
+    bp_sample_take(&seen, &tm, 200 * MS, 0, 0, 0, &s);
+    cr_expect_eq(s.takes, 4);
+    cr_expect_eq(s.cond_waits, 12);
+    cr_expect_eq(seen.takes, 9);
+    cr_expect_eq(seen.cond_waits, 14);
+    bp_sample_take(&seen, &tm, 300 * MS, 0, 0, 0, &s);
+    cr_expect_eq(s.takes, 0, "nothing new since the last reading");
+    cr_expect_eq(s.cond_waits, 0);
+    /* The tally adds the main GIL's threads, whatever their role, and
+     * leaves out a thread that took a sub-interpreter's own GIL. */
+    struct bp_tally tl = {0};
+    struct bp_sample worker = {.takes = 3, .cond_waits = 7}, main_thread = {.takes = 2, .cond_waits = 1},
+                     sub = {.takes = 50, .cond_waits = 50};
+    bp_tally_add(&tl, &worker, ROLE_WORKER);
+    bp_tally_add(&tl, &worker, ROLE_BRIEF);
+    bp_tally_add(&tl, &main_thread, ROLE_MAIN);
+    bp_tally_add(&tl, &sub, ROLE_OTHER_GIL);
+    cr_expect_eq(tl.takes, 8);
+    cr_expect_eq(tl.cond_waits, 15);
+}
+
 Test(sampling, counters_that_went_back_give_zero_not_a_wrap)
 {
     struct bp_seen seen = {.ns = 100 * MS, .cpu_ns = 50 * MS, .acc_ns = {[PH_HELD] = 60 * MS}, .forced = 9};
-    struct bp_times tm = {.acc_ns = {[PH_HELD] = 10 * MS}};
+    seen.takes = 8;
+    seen.cond_waits = 4;
+    struct bp_times tm = {.acc_ns = {[PH_HELD] = 10 * MS}, .takes = 3, .cond_waits = 1};
     struct bp_sample s;
     bp_sample_take(&seen, &tm, 90 * MS, 10 * MS, 2, 0, &s);
+    cr_expect_eq(s.takes, 0);
+    cr_expect_eq(s.cond_waits, 0);
     cr_expect_eq(s.f.wall_ns, 0);
     cr_expect_eq(s.f.cpu_ns, 0);
     cr_expect_eq(s.f.held_ns, 0);
@@ -67,8 +97,12 @@ Test(sampling, the_controller_sees_computing_workers_for_k_and_every_thread_for_
     bp_tally_add(&tl, &worker, ROLE_WORKER);
     bp_tally_add(&tl, &brief, ROLE_BRIEF);
     bp_tally_add(&tl, &main_thread, ROLE_MAIN);
+    tl.takes = 40;
+    tl.cond_waits = 90;
     struct bp_cpus cpus = {.pinned = 0, .others = -1.0};
     struct bp_interval in = bp_interval_of(&tl, 100 * MS, &cpus);
+    cr_expect_eq(in.takes, 40);
+    cr_expect_eq(in.cond_waits, 90);
     /* Demand: the two workers' waits and parks, not the brief one's. */
     cr_expect_float_eq(in.demand, 1.4, 1e-9);
     cr_expect_float_eq(in.beta_io, 0.0, 1e-9);
