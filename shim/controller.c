@@ -195,27 +195,13 @@ static void holders(const struct bp_interval *in, char *buf, size_t n)
 
 static void decide_pin(struct bp_controller *c, const struct bp_interval *in, struct bp_decision *d)
 {
-    /* The share of the CPU time spent outside the GIL answers whether the
-     * threads that contend are GIL-bound. It is judged only while the GIL
-     * is contended, over busy threads: the threads the program started
-     * when they were busy, else every one; first over BP_NATIVE_EVIDENCE_NS
-     * of their CPU time, then smoothed. (Measured: a hashlib pool's first
-     * contended tick, 25 ms as its threads started, read 0.00 to 0.18, on
-     * a loaded machine where a hold's wall time exceeds its CPU time; it
-     * was pinned there.) */
-    int pool = in->pool_cpu_ns * 20 >= in->span_ns;
-    uint64_t cpu = pool ? in->pool_cpu_ns : in->cpu_ns, under = pool ? in->pool_held_ns : in->held_ns;
-    if (in->waiting >= BP_DEMAND_MIN && cpu * 20 >= in->span_ns && cpu > 0) {
-        uint64_t outside = cpu > under ? cpu - under : 0;
-        if (c->have_native) {
-            double a = c->params.alpha;
-            c->native = a * ((double)outside / (double)cpu) + (1.0 - a) * c->native;
-        } else {
-            c->native_cpu_ns += cpu;
-            c->native_out_ns += outside;
-            c->native = (double)c->native_out_ns / (double)c->native_cpu_ns;
-            c->have_native = c->native_cpu_ns >= BP_NATIVE_EVIDENCE_NS;
-        }
+    /* The share outside the GIL means something only for a busy process. */
+    if (in->cpu_ns * 20 >= in->span_ns && in->cpu_ns > 0) {
+        uint64_t outside = in->cpu_ns > in->held_ns ? in->cpu_ns - in->held_ns : 0;
+        double share = (double)outside / (double)in->cpu_ns;
+        double a = c->params.alpha;
+        c->native = c->have_native ? a * share + (1.0 - a) * c->native : share;
+        c->have_native = 1;
     }
     d->native = c->native;
     d->waiting = in->waiting;
@@ -238,11 +224,7 @@ static void decide_pin(struct bp_controller *c, const struct bp_interval *in, st
     } else if (in->waiting < BP_DEMAND_MIN) {
         snprintf(buf, n, "the GIL is not contended: %.2f threads waiting for it on average", in->waiting);
         why = buf;
-    } else if (!c->have_native) {
-        snprintf(buf, n, "%.0f of %.0f ms of the threads' cpu time seen: too little to tell GIL-bound from native "
-                 "code", (double)c->native_cpu_ns / 1e6, (double)BP_NATIVE_EVIDENCE_NS / 1e6);
-        why = buf;
-    } else if (c->native > BP_NATIVE_SHARE_MAX) {
+    } else if (!c->have_native || c->native > BP_NATIVE_SHARE_MAX) {
         snprintf(buf, n, "%.0f%% of the Python threads' cpu time is outside the GIL (parallel native code)",
                  c->native * 100.0);
         why = buf;

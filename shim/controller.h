@@ -60,7 +60,6 @@ enum bp_action bp_pin_counted(enum bp_pin_action a) BP_HIDDEN;
  * kept waiting. */
 #define BP_MAIN_WAITING_MIN 0.05
 #define BP_NATIVE_SHARE_MAX 0.5  /* Python CPU time outside the GIL above this: parallel native code */
-#define BP_NATIVE_EVIDENCE_NS 50000000ull /* CPU time the first judgement of that share needs */
 #define BP_OTHERS_MAX 0.25       /* other processes' share of a CPU above this: contested */
 #define BP_PIN_BACKOFF 50        /* intervals without a pin after leaving a contested CPU */
 #define BP_FIRST_TICKS 4         /* ticks at a quarter of the interval, at the start */
@@ -82,10 +81,8 @@ struct bp_interval {
     uint64_t forced;        /* workers' holds ended because a waiter asked */
     double main_waiting;    /* the main thread waiting for the GIL, on average */
     uint64_t takes, cond_waits; /* the main GIL's takes and the waits on its cond in them, every thread */
-    /* Every Python thread, for GIL affinity; and of them the threads the
-     * program started (the main thread aside). */
+    /* Every Python thread, for GIL affinity. */
     uint64_t cpu_ns, held_ns;
-    uint64_t pool_cpu_ns, pool_held_ns;
     double waiting;         /* waiting for the GIL or parked, on average */
     int pinned;
     double others;          /* pinned: other processes' share of our CPU (not counting processes
@@ -111,7 +108,6 @@ struct bp_controller {
     int calm;      /* consecutive intervals without a reason to keep it shut */
     double native; /* smoothed share of the Python threads' CPU time outside the GIL */
     int have_native;
-    uint64_t native_cpu_ns, native_out_ns; /* until have_native: the evidence so far */
     int pin_streak; /* consecutive intervals asking for the CPU to change */
     int backoff;    /* intervals left before another pin is allowed */
 };

@@ -69,7 +69,6 @@ void bp_tally_add(struct bp_tally *tl, const struct bp_sample *s, enum bp_role r
     tl->forced += s->forced;
     tl->favoured += s->favoured;
     if (role == ROLE_WORKER || role == ROLE_BRIEF) {
-        bp_figures_add(&tl->pool, &s->f);
         if (role == ROLE_WORKER)
             bp_figures_add(&tl->workers, &s->f);
         tl->workers_forced += s->forced;
@@ -99,8 +98,6 @@ struct bp_interval bp_interval_of(const struct bp_tally *tl, uint64_t span_ns, c
         .cond_waits = tl->cond_waits,
         .cpu_ns = tl->gil.cpu_ns,
         .held_ns = tl->gil.held_ns,
-        .pool_cpu_ns = tl->pool.cpu_ns,
-        .pool_held_ns = tl->pool.held_ns,
         .waiting = bp_average_waiting(&tl->gil, span_ns),
         .pinned = cpus->pinned,
         .others = cpus->others < 0.0 ? 0.0 : cpus->others, /* loads unknown: no reason to move */

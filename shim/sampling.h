@@ -45,7 +45,6 @@ enum bp_role bp_role_of(const struct bp_thread *t) BP_HIDDEN;
 /* One interval over every counted thread. */
 struct bp_tally {
     struct bp_figures proc, workers, main_thread;
-    struct bp_figures pool; /* the Python threads the program started: workers and brief ones */
     struct bp_figures gil; /* the main GIL's threads: every counted one but ROLE_OTHER_GIL's */
     uint64_t forced, workers_forced, favoured;
     uint64_t takes, cond_waits; /* the main GIL's threads */

@@ -339,52 +339,10 @@ Test(affinity, a_contested_cpu_is_left_and_not_retaken_at_once)
 Test(affinity, an_idle_interval_does_not_move_the_native_share)
 {
     start(2, 8, 1, 1.0);
-    aff(0, 100, 90, 40, 0.0);
+    aff(0, 100, 90, 0, 0.0);
     cr_expect_float_eq(ctl.native, 0.1, 1e-9);
-    aff(0, 2, 0, 40, 0.0); /* 2 ms of CPU in 100 ms: too little to judge */
+    aff(0, 2, 0, 0, 0.0); /* 2 ms of CPU in 100 ms: too little to judge */
     cr_expect_float_eq(ctl.native, 0.1, 1e-9);
-    aff(0, 100, 0, 0.2, 0.0); /* the GIL not contended: not the pin's question */
-    cr_expect_float_eq(ctl.native, 0.1, 1e-9);
-}
-
-/* A pool of native code as it starts: a quarter-interval tick of 25 ms
- * in which its threads' CPU time was all under the GIL (their start, a
- * loaded machine's preempted holds), then its hashing outside the GIL. */
-Test(affinity, the_first_judgement_waits_for_enough_cpu_time)
-{
-    start(2, 8, 3, 0.2);
-    struct bp_interval in = aff_in(0, 20, 20, 2, 0.0);
-    in.span_ns = 25 * MS;
-    in.pool_cpu_ns = in.cpu_ns;
-    in.pool_held_ns = in.held_ns;
-    struct bp_decision d = bp_decide(&ctl, &in);
-    cr_expect_eq(d.pin, PIN_STAY);
-    cr_expect(strstr(d.pin_reason, "20 of 50 ms") != NULL, "%s", d.pin_reason);
-    for (int i = 0; i < 10; i++) { /* 180 ms of CPU, 20 under the GIL */
-        in = aff_in(0, 180, 20, 2, 0.0);
-        in.pool_cpu_ns = in.cpu_ns;
-        in.pool_held_ns = in.held_ns;
-        cr_expect_eq(bp_decide(&ctl, &in).pin, PIN_STAY);
-    }
-    cr_expect_gt(ctl.native, 0.5);
-}
-
-/* The main thread computed under the GIL while the threads it started ran
- * native code: the share is theirs. */
-Test(affinity, the_share_is_the_started_threads_when_they_were_busy)
-{
-    start(2, 8, 3, 0.2);
-    struct bp_interval in = aff_in(0, 190, 110, 3, 0.0); /* main: 100 ms under the GIL */
-    in.pool_cpu_ns = 90 * MS;
-    in.pool_held_ns = 10 * MS;
-    cr_expect_eq(bp_decide(&ctl, &in).pin, PIN_STAY);
-    cr_expect_float_eq(ctl.native, 80.0 / 90.0, 1e-9);
-    /* Threads that barely ran: the share is every thread's. */
-    start(2, 8, 3, 0.2);
-    in.pool_cpu_ns = 2 * MS;
-    in.pool_held_ns = 0;
-    cr_expect_eq(bp_decide(&ctl, &in).pin, PIN_PIN);
-    cr_expect_float_eq(ctl.native, 80.0 / 190.0, 1e-9);
 }
 
 Test(affinity, off_never_pins)
