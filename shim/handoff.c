@@ -3,6 +3,7 @@
 
 struct bp_handoff bp_handoff;
 int bp_handoff_on;
+int bp_handoff_ask_at_once;
 
 uint64_t bp_wait_bucket_top(int b)
 {

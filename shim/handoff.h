@@ -32,8 +32,11 @@ struct bp_handoff {
     _Atomic uint64_t interactive_wait[BP_WAIT_BUCKETS];
 };
 extern struct bp_handoff bp_handoff BP_HIDDEN;
-/* BETAPOOL_HANDOFF: the hand-off is directed (set once at start). */
+/* BETAPOOL_HANDOFF: the hand-off is directed (auto, directed), and a
+ * favoured take's first wait asks the holder at once (auto). Set once at
+ * start. */
 extern int bp_handoff_on BP_HIDDEN;
+extern int bp_handoff_ask_at_once BP_HIDDEN;
 
 static inline int bp_wait_bucket(uint64_t ns)
 {

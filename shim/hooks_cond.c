@@ -77,7 +77,7 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    int first = bp_handoff_on && w.asked_ns != asked_for_take;
+    int first = bp_handoff_ask_at_once && w.asked_ns != asked_for_take;
     uint64_t want = now_ns + (first ? 0 : bp_priority_ns);
     if (abstime->tv_sec < 0 || abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000)
         return 0;
@@ -102,8 +102,8 @@ static int favour(struct bp_thread *t, const struct timespec *abstime, struct ti
 /* The directed hand-off (who goes first: bp_policy_class and
  * bp_policy_hold_back). The wait is CPython's own, on its cond under its
  * mutex; only its end changes: a waiter that wakes to a free GIL while one
- * of a higher class still waits on the cond waits again (the drop woke
- * them all: pthread_cond_signal), so that CPython's take_gil, which takes
+ * of a higher class still waits on the cond waits again (and passes the
+ * drop's wake on: hold_back), so that CPython's take_gil, which takes
  * the GIL as soon as it finds it free, runs in the thread whose turn it is.
  * The counts of waiters per class change under M, so a waiter holding M
  * reads them exactly. Each wait is held back BP_HOLD_BACK_NS at most. */

@@ -13,6 +13,7 @@
 static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
 static const char *const auto_choices[] = {"off", "auto", NULL};
 static const char *const clock_choices[] = {"auto", "monotonic", NULL};
+static const char *const handoff_choices[] = {"off", "auto", "directed", NULL};
 
 /* Defaults are the measured ones, here only: the build writes them into the
  * Python package's _schema.py (schema.c), whence `betapool run --help` and
@@ -63,10 +64,11 @@ struct bp_option bp_options[OPT_COUNT] = {
     [OPT_PRIORITY_US] = {.name = "priority_us", .env = "BETAPOOL_PRIORITY_US", .type = OPT_INT, .def = 100, .min = 10,
                          .max = 5000,
                          .doc = "how long a favoured thread waits for the GIL before the holder is asked to let go (us)"},
-    [OPT_HANDOFF] = {.name = "handoff", .env = "BETAPOOL_HANDOFF", .type = OPT_CHOICE, .def = CHOICE_OFF,
-                     .choices = auto_choices,
-                     .doc = "auto: with the priority on, the free GIL goes to the waiter whose turn it is (threads "
-                            "waiting 50 ms, then interactive ones, then computing ones); off: to whichever wakes first"},
+    [OPT_HANDOFF] = {.name = "handoff", .env = "BETAPOOL_HANDOFF", .type = OPT_CHOICE, .def = HANDOFF_OFF,
+                     .choices = handoff_choices,
+                     .doc = "with the priority on, auto: a favoured wait asks the holder at once, and the free GIL "
+                            "goes to the waiter whose turn it is (threads waiting 50 ms, then interactive ones, then "
+                            "computing ones); directed: the latter only; off: to whichever wakes first"},
     [OPT_REGISTRY] = {.name = "registry", .env = "BETAPOOL_REGISTRY", .type = OPT_PATH,
                       .doc = "the CPU registry processes under betapool share (affinity); unset: "
                              "$XDG_RUNTIME_DIR/betapool-cpus, else /dev/shm/betapool-cpus-UID"},

@@ -272,6 +272,25 @@ class LogToolTest(unittest.TestCase):
         self.assertNotIn("gate", self.ok("summary", plain).stdout)
         self.assertNotIn("gate", self.ok("decisions", plain).stdout)
 
+    def test_handoff_counts_shown(self):
+        """The exit record's hand-off counts: a line each in the summary,
+        the object as it is in --json; a log without them shows neither."""
+        recs = auto_run()
+        recs[0]["schema"] = 2
+        recs[-1]["handoff"] = {"served": {"computing": 12, "interactive": 340, "due": 2},
+                               "interactive_wait_p50_us": 114, "interactive_wait_p99_us": 1835,
+                               "computing_wait_max_us": 51200, "held_back": 25, "passed_over": 1}
+        log = self.write("run.jsonl", lines(recs))
+        out = self.ok("summary", log).stdout
+        self.assertIn("GIL hand-overs to waiters: computing 12, interactive 340, due 2", out)
+        self.assertIn("interactive waits p50 114 us, p99 1835 us; longest computing wait 51200 us; "
+                      "held back 25, taken past a higher class 1", out)
+        (run,) = json.loads(self.ok("summary", log, "--json").stdout)["runs"]
+        self.assertEqual(run["handoff"], recs[-1]["handoff"])
+        plain = self.write("plain.jsonl", lines(auto_run()))
+        self.assertNotIn("hand-overs", self.ok("summary", plain).stdout)
+        self.assertIsNone(json.loads(self.ok("summary", plain, "--json").stdout)["runs"][0]["handoff"])
+
     def test_unknown_keys_and_events_ignored(self):
         recs = auto_run()
         recs[1]["later_key"] = {"x": 1}
