@@ -13,7 +13,7 @@
 static const char *const mode_choices[] = {"off", "observe", "auto", NULL};
 static const char *const auto_choices[] = {"off", "auto", NULL};
 static const char *const clock_choices[] = {"auto", "monotonic", NULL};
-static const char *const handoff_choices[] = {"off", "auto", "directed", NULL};
+static const char *const handoff_choices[] = {"off", "auto", "directed", "ask", NULL};
 
 /* Defaults are the measured ones, here only: the build writes them into the
  * Python package's _schema.py (schema.c), whence `betapool run --help` and
@@ -68,7 +68,7 @@ struct bp_option bp_options[OPT_COUNT] = {
                      .choices = handoff_choices,
                      .doc = "with the priority on, auto: a favoured wait asks the holder at once, and the free GIL "
                             "goes to the waiter whose turn it is (threads waiting 50 ms, then interactive ones, then "
-                            "computing ones); directed: the latter only; off: to whichever wakes first"},
+                            "computing ones); directed: the latter only; ask: the former only; off: neither"},
     [OPT_REGISTRY] = {.name = "registry", .env = "BETAPOOL_REGISTRY", .type = OPT_PATH,
                       .doc = "the CPU registry processes under betapool share (affinity); unset: "
                              "$XDG_RUNTIME_DIR/betapool-cpus, else /dev/shm/betapool-cpus-UID"},

@@ -7,7 +7,7 @@
 enum bp_mode { MODE_OFF = 0, MODE_OBSERVE, MODE_AUTO };
 enum bp_auto_choice { CHOICE_OFF = 0, CHOICE_AUTO }; /* BETAPOOL_AFFINITY, _GATE, _PRIORITY, _HANDOFF */
 enum bp_clock_mode { CLOCKSEL_AUTO = 0, CLOCKSEL_MONOTONIC };
-enum bp_handoff_choice { HANDOFF_OFF = 0, HANDOFF_AUTO, HANDOFF_DIRECTED }; /* BETAPOOL_HANDOFF */
+enum bp_handoff_choice { HANDOFF_OFF = 0, HANDOFF_AUTO, HANDOFF_DIRECTED, HANDOFF_ASK }; /* BETAPOOL_HANDOFF */
 enum bp_opt_type { OPT_BOOL, OPT_INT, OPT_FLOAT, OPT_CHOICE, OPT_PATH };
 struct bp_option {
     const char *name;       /* in the log's start record */

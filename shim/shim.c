@@ -111,8 +111,8 @@ void bp_shim_activate(void)
     bp_gate_configure(0, (int)bp_opt(OPT_MIN_WORKERS));
     if (bp_opt(OPT_MODE) == MODE_AUTO && bp_opt(OPT_PRIORITY) == CHOICE_AUTO)
         bp_priority_ns = (uint64_t)bp_opt(OPT_PRIORITY_US) * 1000u;
-    bp_handoff_on = bp_opt(OPT_HANDOFF) != HANDOFF_OFF;
-    bp_handoff_ask_at_once = bp_opt(OPT_HANDOFF) == HANDOFF_AUTO;
+    bp_handoff_on = bp_opt(OPT_HANDOFF) == HANDOFF_AUTO || bp_opt(OPT_HANDOFF) == HANDOFF_DIRECTED;
+    bp_handoff_ask_at_once = bp_opt(OPT_HANDOFF) == HANDOFF_AUTO || bp_opt(OPT_HANDOFF) == HANDOFF_ASK;
     bp_affinity_init();
     bp_registry_init(bp_options[OPT_REGISTRY].value ? bp_options[OPT_REGISTRY].path : NULL, bp_note);
     bp_finish_set_owner();
