@@ -236,54 +236,6 @@ static int read_busy(void)
 
 static double ours_last;
 
-/* Unpinned: where this process's CPU time went in the interval, from the
- * CPU each of its busiest threads last ran on, weighted by the CPU time
- * each used (at most BP_SEEN_THREADS files read a tick, on this thread).
- * share[i] is in->cpus[i]'s; returns 0 when nothing was seen. Spread
- * evenly instead, a process whose threads ran on the CPU a neighbour left
- * free counted half its own load there as the neighbour's, and never took
- * it. */
-#define BP_SEEN_THREADS 16
-static int seen_shares(const struct bp_interval *in, double share[])
-{
-    pid_t tid[BP_SEEN_THREADS];
-    uint64_t used[BP_SEEN_THREADS];
-    int k = 0;
-    uint32_t high = atomic_load_explicit(&bp_threads_high, memory_order_acquire);
-    for (uint32_t i = 0; i < high; i++) {
-        const struct bp_thread *t = &bp_threads[i];
-        uint64_t d = t->seen.cpu_delta_ns;
-        if (!d || atomic_load_explicit(&t->state, memory_order_acquire) != SLOT_LIVE)
-            continue;
-        if (k == BP_SEEN_THREADS && d <= used[k - 1])
-            continue;
-        int j = k < BP_SEEN_THREADS ? k++ : k - 1; /* the smallest goes */
-        for (; j > 0 && used[j - 1] < d; j--) {
-            used[j] = used[j - 1];
-            tid[j] = tid[j - 1];
-        }
-        used[j] = d;
-        tid[j] = t->tid;
-    }
-    double total = 0.0;
-    for (int i = 0; i < in->ncpus; i++)
-        share[i] = 0.0;
-    for (int j = 0; j < k; j++) {
-        int c = bp_thread_last_cpu(tid[j]);
-        if (c < 0)
-            continue;
-        total += (double)used[j];
-        for (int i = 0; i < in->ncpus; i++)
-            if (in->cpus[i].cpu == c)
-                share[i] += (double)used[j];
-    }
-    if (total <= 0.0)
-        return 0;
-    for (int i = 0; i < in->ncpus; i++)
-        share[i] /= total;
-    return 1;
-}
-
 double bp_affinity_ours(void)
 {
     return ours_last;
@@ -320,9 +272,6 @@ void bp_affinity_view(uint64_t now, const struct bp_reg_view *reg, struct bp_int
         double tick_ns = 1e9 / (double)sysconf(_SC_CLK_TCK);
         double ours = (double)(proc - prev_proc_ns) / dt;
         ours_last = ours;
-        double share[BP_VIEW_CPUS];
-        /* Read only when a pin is in question: unpinned, the GIL contended. */
-        int seen = pinned < 0 && in->waiting >= BP_DEMAND_MIN && seen_shares(in, share);
         for (int i = 0; i < in->ncpus; i++) {
             struct bp_cpu_view *v = &in->cpus[i];
             int c = v->cpu;
@@ -332,7 +281,7 @@ void bp_affinity_view(uint64_t now, const struct bp_reg_view *reg, struct bp_int
              * holding it, and a share of those holding no CPU (their
              * threads run everywhere, and they will hold one of their own
              * when one is free). */
-            v->others = bp_cpu_others(c, busy, ours, pinned, seen ? share[i] : -1.0, n, reg);
+            v->others = bp_cpu_others(c, busy, ours, pinned, n, reg);
             if (c == pinned)
                 in->others = v->others;
         }

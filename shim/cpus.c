@@ -127,12 +127,11 @@ static int read_small(const char *path, char *buf, size_t n)
     return 0;
 }
 
-double bp_cpu_others(int cpu, double busy, double ours, int pinned_cpu, double seen, int n,
-                     const struct bp_reg_view *reg)
+double bp_cpu_others(int cpu, double busy, double ours, int pinned_cpu, int n, const struct bp_reg_view *reg)
 {
     if (n < 1)
         n = 1;
-    double mine = pinned_cpu >= 0 ? (cpu == pinned_cpu ? ours : 0.0) : seen >= 0.0 ? ours * seen : ours / n;
+    double mine = pinned_cpu >= 0 ? (cpu == pinned_cpu ? ours : 0.0) : ours / n;
     double theirs = 0.0;
     for (int k = 0; reg && reg->coord == COORD_OK && k < reg->n && k < BP_REG_OTHERS; k++)
         theirs += reg->o[k].cpu == cpu ? reg->o[k].load : reg->o[k].cpu < 0 ? reg->o[k].load / n : 0.0;

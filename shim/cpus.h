@@ -30,13 +30,10 @@ void bp_cpus_usable(const cpu_set_t *mask, const cpu_set_t *cpuset, int have_cpu
  * from the mask alone then). */
 int bp_cpus_read(const char *root, const char *proc_cgroup, const cpu_set_t *mask, struct bp_usable *out) BP_HIDDEN;
 /* Other processes' share of CPU cpu over an interval in which it was busy
- * `busy` (CPUs) and this process used `ours`: pinned to pinned_cpu, all of
- * it there; else (pinned_cpu -1) the share `seen` of it that its threads
- * were seen to run on this CPU, or, with seen negative (not known), an
- * even share of n CPUs. What is left once this process and those in the
+ * `busy` (CPUs) and this process used `ours` (pinned to pinned_cpu, or -1:
+ * spread over n CPUs): what is left once this process and those in the
  * registry are taken out (a holder's load on its own CPU, an unpinned
  * one's spread over n). Never below 0. */
-double bp_cpu_others(int cpu, double busy, double ours, int pinned_cpu, double seen, int n,
-                     const struct bp_reg_view *reg) BP_HIDDEN;
+double bp_cpu_others(int cpu, double busy, double ours, int pinned_cpu, int n, const struct bp_reg_view *reg) BP_HIDDEN;
 
 #endif

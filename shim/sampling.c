@@ -29,7 +29,6 @@ void bp_sample_take(struct bp_seen *seen, const struct bp_times *tm, uint64_t en
     out->active = active;
     for (int p = 0; p < PH_COUNT; p++)
         seen->acc_ns[p] = tm->acc_ns[p];
-    seen->cpu_delta_ns = cpu_d;
     seen->cpu_ns = cpu_ns;
     seen->ns = end;
     seen->forced = forced;

@@ -234,13 +234,6 @@ static int read_stat_field(const char *path, int field, char *out, size_t n)
     return 0;
 }
 
-int bp_thread_last_cpu(pid_t tid)
-{
-    char v[16], path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    return read_stat_field(path, 39, v, sizeof v) ? -1 : atoi(v);
-}
-
 int bp_threads_alone(void)
 {
     char v[32], path[64];

@@ -31,7 +31,6 @@ enum bp_slot_state { SLOT_FREE = 0, SLOT_RESERVED, SLOT_LIVE, SLOT_EXITED };
 struct bp_seen {
     uint64_t ns;            /* end of the last sampled interval */
     uint64_t cpu_ns;
-    uint64_t cpu_delta_ns;  /* CPU time in that interval (GIL affinity's view of where it went) */
     uint64_t acc_ns[PH_COUNT];
     uint64_t forced, favoured;
     uint64_t takes, cond_waits;
@@ -143,9 +142,6 @@ uint64_t bp_thread_cpu_ns(pid_t tid) BP_HIDDEN;
 /* Is the calling thread the process's last one (a leader that ended with
  * pthread_exit stays counted as a zombie)? */
 int bp_threads_alone(void) BP_HIDDEN;
-/* The CPU a thread of this process last ran on (/proc/self/task/TID/stat),
- * -1 when it is gone. */
-int bp_thread_last_cpu(pid_t tid) BP_HIDDEN;
 
 /* Move the owner's thread to a new phase at time now (owner only). */
 static inline __attribute__((always_inline)) void bp_phase_set(struct bp_thread *t, enum bp_phase ph, uint64_t now)

@@ -166,32 +166,15 @@ Test(cpus, others_leave_out_this_process_and_the_registrys)
     v.o[0] = (struct bp_reg_other){.pid = 10, .cpu = 1, .load = 0.9};  /* holds cpu 1 */
     v.o[1] = (struct bp_reg_other){.pid = 11, .cpu = -1, .load = 1.0}; /* holds none: half on each */
     /* We hold cpu 0 and used 0.5 of it; it was busy 1.0: 0.5 was the unpinned one's. */
-    cr_expect_float_eq(bp_cpu_others(0, 1.0, 0.5, 0, -1.0, 2, &v), 0.0, 1e-9);
+    cr_expect_float_eq(bp_cpu_others(0, 1.0, 0.5, 0, 2, &v), 0.0, 1e-9);
     /* cpu 1: 0.9 the holder's, 0.5 the unpinned one's, none ours: busy 1.0 leaves nothing. */
-    cr_expect_float_eq(bp_cpu_others(1, 1.0, 0.5, 0, -1.0, 2, &v), 0.0, 1e-9);
+    cr_expect_float_eq(bp_cpu_others(1, 1.0, 0.5, 0, 2, &v), 0.0, 1e-9);
     /* Unpinned, a CPU busy 1.0 of which 0.3 is ours and 0.5 the unpinned one's: 0.2 others. */
-    cr_expect_float_eq(bp_cpu_others(0, 1.0, 0.6, -1, -1.0, 2, &v), 0.2, 1e-9);
+    cr_expect_float_eq(bp_cpu_others(0, 1.0, 0.6, -1, 2, &v), 0.2, 1e-9);
     /* No registry: everything not ours is others'. */
     v.coord = COORD_NONE;
-    cr_expect_float_eq(bp_cpu_others(1, 1.0, 0.5, 0, -1.0, 2, &v), 1.0, 1e-9);
-    cr_expect_float_eq(bp_cpu_others(1, 1.0, 0.5, 0, -1.0, 2, NULL), 1.0, 1e-9);
-}
-
-/* The second process to want a CPU: the first holds cpu 0 (0.95 of it),
- * its own threads ran on cpu 1 (0.97 of 1.0). Spread evenly over both,
- * its own load left half of cpu 1 to "others" and it never pinned (the
- * busy-machine skips of test_share); where its threads were seen to run,
- * cpu 1 is free. */
-Test(cpus, an_unpinned_process_counts_its_load_where_its_threads_ran)
-{
-    struct bp_reg_view v = {.coord = COORD_OK, .n = 1};
-    v.o[0] = (struct bp_reg_other){.pid = 10, .cpu = 0, .load = 0.95};
-    cr_expect_float_eq(bp_cpu_others(1, 1.0, 1.0, -1, -1.0, 2, &v), 0.5, 1e-9, "spread evenly");
-    cr_expect_float_eq(bp_cpu_others(1, 1.0, 1.0, -1, 0.97, 2, &v), 0.03, 1e-9);
-    cr_expect_float_eq(bp_cpu_others(0, 1.0, 1.0, -1, 0.03, 2, &v), 0.02, 1e-9);
-    /* A stranger confined to cpu 0 (taskset, not in the registry). */
-    cr_expect_float_eq(bp_cpu_others(0, 1.0, 1.0, -1, 0.0, 2, NULL), 1.0, 1e-9);
-    cr_expect_float_eq(bp_cpu_others(1, 1.0, 1.0, -1, 1.0, 2, NULL), 0.0, 1e-9);
+    cr_expect_float_eq(bp_cpu_others(1, 1.0, 0.5, 0, 2, &v), 1.0, 1e-9);
+    cr_expect_float_eq(bp_cpu_others(1, 1.0, 0.5, 0, 2, NULL), 1.0, 1e-9);
 }
 
 Test(cpus, no_cgroup_v2_keeps_the_mask)
