@@ -1,7 +1,9 @@
 """Two threads computing in sub-interpreters with a GIL of their own (3.12+),
 beside four threads computing under the main GIL. Each sub-interpreter
 writes the CPUs it may run on, read inside it at the end of its work, to
-OUT_DIR; the last line printed is the process's own CPUs.
+OUT_DIR; the last line printed is the CPUs the process may use, read as it
+starts (at its end the main thread may still be on the one CPU GIL affinity
+gave the main GIL's threads: the mask comes back at the next tick).
 usage: subinterp.py STEPS OUT_DIR"""
 import os
 import sys
@@ -25,6 +27,7 @@ except ImportError:
         _i.run_string(iid, code)
 
 steps, out_dir = int(sys.argv[1]), sys.argv[2]
+allowed = sorted(os.sched_getaffinity(0))
 SUB = f"""
 import os, threading
 s = 0
@@ -56,4 +59,4 @@ for t in threads:
     t.start()
 for t in threads:
     t.join()
-print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))
+print(" ".join(map(str, allowed)))
